@@ -113,7 +113,11 @@ def _check_type(value, tp, where):
     origin = typing.get_origin(tp)
     if tp is typing.Any or isinstance(tp, typing.TypeVar): return value
     if origin in (typing.Union, types.UnionType):
-        for a in typing.get_args(tp):
+        args = typing.get_args(tp)
+        if isinstance(value, dict):   # a nested config: its own error names the inner field
+            for a in args:
+                if isinstance(a, type) and dataclasses.is_dataclass(a): return _check_type(value, a, where)
+        for a in args:
             try: return _check_type(value, a, where)
             except (TypeError, ValueError): pass
         raise TypeError(f'{where}: {value!r} is not a {tp}')

@@ -6,8 +6,13 @@ cd "$(dirname "$0")/.."
 VENV=${EDGEGLASS_VENV:-.venv}
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
-# 1. System packages: espeak-ng and sox (spoken captions), git; python3.11 with venv if missing.
+# 1. System packages: espeak-ng and sox (spoken captions), git; python3.11 with venv if missing;
+#    for the test suite (`setup.sh test`), Chromium and its driver (the docs site is checked in a real browser).
 need=()
+if [ "${1:-}" = "test" ]; then
+  command -v chromium >/dev/null || need+=(chromium)
+  command -v chromedriver >/dev/null || need+=(chromium-driver)
+fi
 command -v espeak-ng >/dev/null || need+=(espeak-ng)
 command -v sox >/dev/null || need+=(sox)
 command -v git >/dev/null || need+=(git)

@@ -21,10 +21,13 @@ from ..utils import Config
 from .base import AudioEncoderOutput, BackboneFeatures, Encoder, HeadConfig, ProjectionHead
 
 # %% auto #0
-__all__ = ['SILENCE_PEAK', 'AudioEncoderConfig', 'load_whisper_encoder', 'mel_mask', 'fill_padding', 'frame_mask', 'to_mono',
-           'check_clip', 'resample', 'whisper_feature_extractor', 'AudioEncoder']
+__all__ = ['AUDIO_MODES', 'SILENCE_PEAK', 'AudioEncoderConfig', 'load_whisper_encoder', 'mel_mask', 'fill_padding', 'frame_mask',
+           'real_extent', 'key_padding_bias', 'whisper_encode', 'fit_frames', 'to_mono', 'check_clip', 'resample',
+           'whisper_feature_extractor', 'AudioEncoder', 'length_buckets']
 
 # %% ../../nbs/09_encoders_audio.ipynb #d7168ccf
+AUDIO_MODES = ('trimmed', 'padded')  # how much of Whisper's 30 s window the encoder runs on
+
 @dataclass
 class AudioEncoderConfig(Config):
     "Which Whisper encoder, which head, and how raw audio is read."
@@ -34,6 +37,10 @@ class AudioEncoderConfig(Config):
     head:HeadConfig = field(default_factory=lambda: HeadConfig(adapter='perceiver'))  # adapter, shared width, MRL widths
     freeze_backbone:bool = True               # backbone gets no gradient and stays in eval mode
     sampling_rate:int = 16000                 # Whisper's rate; `features` resamples any other rate to it
+    mode:str = 'trimmed'                      # 'trimmed': run on the real length only (whisper.cpp `audio_ctx`) | 'padded': the full 30 s window
+
+    def __post_init__(self):
+        if self.mode not in AUDIO_MODES: raise ValueError(f'AudioEncoderConfig.mode: {self.mode!r} is not one of {AUDIO_MODES}')
 
     @classmethod
     def tiny(cls, **kw) -> AudioEncoderConfig:
@@ -89,6 +96,56 @@ def frame_mask(mel:Tensor, # (b, t) bool over mel frames, t even
               ) -> Tensor:
     "The `(b, t/2)` mask of encoder frames: real when either of its two mel frames is."
     return rearrange(mel, 'b (n two) -> b n two', two=2).any(-1)
+
+# %% ../../nbs/09_encoders_audio.ipynb #f0075309
+def real_extent(mel:Tensor, # (b, t) bool over mel frames, True = real
+               ) -> Tensor:
+    "One past each clip's last real mel frame: `(b,)` lengths that cover every real frame."
+    return (mel * torch.arange(1, mel.shape[1] + 1, device=mel.device)).amax(1)
+
+def key_padding_bias(frames:Tensor, # (b,) real encoder frames of each clip
+                     n:int, # encoder frames in the batch
+                     dtype:torch.dtype=torch.float32, # the attention scores' dtype
+                    ) -> Tensor|None:
+    "Additive attention bias `(b, 1, 1, n)`: 0 on each clip's frames, the dtype's minimum after them; None without padding."
+    keep = torch.arange(n, device=frames.device) < rearrange(frames, 'b -> b 1')  # (b, n)
+    if bool(keep.all()): return None
+    bias = torch.zeros(keep.shape, dtype=dtype, device=frames.device).masked_fill(~keep, torch.finfo(dtype).min)
+    return rearrange(bias, 'b n -> b 1 1 n')
+
+# %% ../../nbs/09_encoders_audio.ipynb #339c8c8b
+def whisper_encode(encoder:WhisperEncoder, # a transformers Whisper encoder
+                   input_features:Tensor, # (b, m, t) log-mel features, t even, up to 2 * max_source_positions
+                   frames:Tensor|None=None, # (b,) real encoder frames of each clip (<= t/2); None = all t/2
+                  ) -> Tensor:
+    "`WhisperEncoder.forward` on `t` mel frames instead of the full window: `(b, m, t) -> (b, t/2, d)`."
+    x, t, window = input_features, input_features.shape[-1], 2 * encoder.config.max_source_positions
+    if t % 2 or not 0 < t <= window:
+        raise ValueError(f'input_features: expected an even number of mel frames, 2 to {window} (dim 2), got {t}')
+    if frames is not None:  # zeros after each clip's own end, as the convolutions' padding shows a clip alone
+        x = x * rearrange(torch.arange(t, device=x.device) < 2 * rearrange(frames.to(x.device), 'b -> b 1'), 'b t -> b 1 t')
+    h = F.gelu(encoder.conv2(F.gelu(encoder.conv1(x))))                           # (b, m, t) -> (b, d, t) -> (b, d, t/2)
+    h = rearrange(h, 'b d n -> b n d') + encoder.embed_positions.weight[:t // 2]  # the first n positions (audio_ctx)
+    h = F.dropout(h, p=encoder.dropout, training=encoder.training)
+    bias = None if frames is None else key_padding_bias(frames.to(h.device), h.shape[1], h.dtype)  # (b, 1, 1, n)
+    for layer in encoder.layers:
+        if encoder.training and encoder.layerdrop > 0 and torch.rand([]) < encoder.layerdrop: continue  # LayerDrop
+        h = layer(h, bias)                                                        # (b, n, d)
+    return encoder.layer_norm(h)
+
+# %% ../../nbs/09_encoders_audio.ipynb #c9521eac
+def fit_frames(x:Tensor, # (b, m, t) log-mel features
+               mel:Tensor|None, # (b, t) bool, True = real; None = all real
+               size:int, # mel frames wanted
+              ) -> tuple[Tensor, Tensor|None]:
+    "`x` and `mel` padded (masked) or cut to `size` frames; cutting drops padding only."
+    t = x.shape[-1]
+    if size == t: return x, mel
+    if mel is None: mel = torch.ones(x.shape[0], t, dtype=torch.bool, device=x.device)
+    if size < t:
+        if mel[:, size:].any(): raise ValueError(f'mask: real mel frames after frame {size} would be cut')
+        return x[..., :size], mel[:, :size]
+    return F.pad(x, (0, size - t)), F.pad(mel, (0, size - t), value=False)
 
 # %% ../../nbs/09_encoders_audio.ipynb #3f2644db
 SILENCE_PEAK = 1e-6  # a clip whose peak |amplitude| is below this is treated as silence
@@ -159,48 +216,78 @@ class AudioEncoder(Encoder):
     @property
     def num_frames(self) -> int: return 2 * self.backbone.config.max_source_positions  # mel frames per window
 
+    def window(self, frames:int, # mel frames that the batch's real audio spans
+              ) -> int:
+        "Mel frames the backbone runs on: the full window ('padded'), or `frames` rounded up to even ('trimmed')."
+        return self.num_frames if self.config.mode == 'padded' else min(self.num_frames, frames + frames % 2)
+
     def check_features(self, x:Tensor):
         "Raise an error naming the shape or value at fault in `input_features`."
         if not isinstance(x, Tensor): raise TypeError(f'input_features: expected a torch.Tensor, got {type(x).__name__}')
         if x.ndim != 3: raise ValueError(f'input_features: expected rank 3 (batch, mel bins, frames), got shape {tuple(x.shape)}')
         if x.shape[1] != self.num_mel_bins:
             raise ValueError(f'input_features: expected {self.num_mel_bins} mel bins (dim 1), got {x.shape[1]}')
-        if x.shape[2] != self.num_frames:
-            raise ValueError(f'input_features: expected {self.num_frames} mel frames (dim 2; Whisper pads every clip to its '
-                             f'full window), got {x.shape[2]}; AudioEncoder.features(waveforms, rate) makes them')
+        if not 0 < x.shape[2] <= self.num_frames:
+            raise ValueError(f'input_features: expected 1 to {self.num_frames} mel frames (dim 2; Whisper\'s window), '
+                             f'got {x.shape[2]}; AudioEncoder.features(waveforms, rate) makes them')
         bad = (~torch.isfinite(x).flatten(1).all(1)).nonzero().flatten().tolist()
         if bad: raise ValueError(f'input_features: item(s) {bad} contain NaN or infinite values')
 
-    def _extract(self, input_features:Tensor, # (b, m, t) log-mel features
+    def _extract(self, input_features:Tensor, # (b, m, t) log-mel features, t up to the window
                  mask:Tensor|None=None, # (b, t) bool over mel frames or (b,) lengths; None = all real
                 ) -> BackboneFeatures:
         self.check_features(input_features)
-        mel = mel_mask(mask, input_features.shape[0], input_features.shape[2])
+        b, _, t = input_features.shape
+        mel = mel_mask(mask, b, t)
         mel = None if mel is None else mel.to(input_features.device)
-        x = input_features if mel is None else fill_padding(input_features, mel)
+        x, mel = fit_frames(input_features, mel, self.window(t if mel is None else int(real_extent(mel).max())))
+        x = x if mel is None else fill_padding(x, mel)
         p = next(self.backbone.parameters())
-        h = self.backbone(x.to(p.device, p.dtype)).last_hidden_state        # (b, m, t) -> (b, t/2, d)
+        h = self.run_backbone(x.to(p.device, p.dtype), None if mel is None else real_extent(mel))
         return BackboneFeatures(h, None if mel is None else frame_mask(mel).to(h.device))
 
-# %% ../../nbs/09_encoders_audio.ipynb #069bdfd4
+    def run_backbone(self, x:Tensor, # (b, m, t) filled log-mel features, t = `window(...)`
+                     extent:Tensor|None, # (b,) one past each clip's last real mel frame; None = all real
+                    ) -> Tensor:
+        "Whisper's frames `(b, t/2, d)`: the transformers forward ('padded'), or `whisper_encode` ('trimmed')."
+        if self.config.mode == 'padded': return self.backbone(x).last_hidden_state  # (b, m, 3000) -> (b, 1500, d)
+        return whisper_encode(self.backbone, x, None if extent is None else (extent + 1) // 2)  # (b, m, t) -> (b, t/2, d)
+
+# %% ../../nbs/09_encoders_audio.ipynb #ae6f8c8d
 @patch
-def features(self:AudioEncoder, waveforms, # list of clips: 1-D (mono) or 2-D (stereo) arrays or tensors
-              sampling_rate:int, # their sampling rate in Hz
-             ) -> tuple[Tensor, Tensor]:
-    "Log-mel `input_features` (b, m, t) and the mel-frame `mask` (b, t) of a list of raw clips."
+def prepare_clips(self:AudioEncoder, waveforms, # list of clips: 1-D (mono) or 2-D (stereo) arrays or tensors
+                  sampling_rate:int, # their sampling rate in Hz
+                 ) -> list[np.ndarray]:
+    "Checked float32 mono clips at the config's rate, cut to the window; errors name `waveforms[i]`."
     if isinstance(waveforms, (np.ndarray, Tensor)) and waveforms.ndim == 1: waveforms = [waveforms]
     if not isinstance(waveforms, (list, tuple)) or not waveforms:
         raise ValueError(f'waveforms: expected a non-empty list of clips, got {type(waveforms).__name__}')
     if not isinstance(sampling_rate, (int, np.integer)) or sampling_rate <= 0:
         raise ValueError(f'sampling_rate: expected a positive integer (Hz), got {sampling_rate!r}')
-    sr, fe = self.config.sampling_rate, self.feature_extractor
+    sr, n = self.config.sampling_rate, self.feature_extractor.n_samples
     clips = [resample(check_clip(to_mono(w, f'waveforms[{i}]'), f'waveforms[{i}]'), sampling_rate, sr)
              for i, w in enumerate(waveforms)]
-    long = [i for i, c in enumerate(clips) if len(c) > fe.n_samples]
-    if long: warnings.warn(f'waveforms: item(s) {long} are longer than the {fe.n_samples / sr:g} s window and were cut')
-    out = fe(clips, sampling_rate=sr, padding='max_length', max_length=fe.n_samples, truncation=True,
+    long = [i for i, c in enumerate(clips) if len(c) > n]
+    if long: warnings.warn(f'waveforms: item(s) {long} are longer than the {n / sr:g} s window and were cut')
+    return [c[:n] for c in clips]
+
+@patch
+def clip_features(self:AudioEncoder, clips:list[np.ndarray], # from `prepare_clips`
+                 ) -> tuple[Tensor, Tensor]:
+    "Log-mel `input_features` (b, m, t) and mel-frame `mask` (b, t); t = `window(frames of the longest clip)`."
+    fe = self.feature_extractor
+    t = self.window(-(-max(len(c) for c in clips) // fe.hop_length))
+    n = min(fe.n_samples, t * fe.hop_length + fe.n_fft)  # zeros under every kept frame's STFT window, as in the full window
+    out = fe(clips, sampling_rate=fe.sampling_rate, padding='max_length', max_length=n, truncation=True,
              return_attention_mask=True, return_tensors='pt')
-    return out['input_features'], out['attention_mask'].bool()
+    return out['input_features'][..., :t], out['attention_mask'][:, :t].bool()
+
+@patch
+def features(self:AudioEncoder, waveforms, # list of clips: 1-D (mono) or 2-D (stereo) arrays or tensors
+              sampling_rate:int, # their sampling rate in Hz
+             ) -> tuple[Tensor, Tensor]:
+    "Log-mel `input_features` (b, m, t) and the mel-frame `mask` (b, t) of a list of raw clips."
+    return self.clip_features(self.prepare_clips(waveforms, sampling_rate))
 
 @patch(as_prop=True)
 def feature_extractor(self:AudioEncoder) -> WhisperFeatureExtractor:
@@ -213,12 +300,31 @@ def feature_extractor(self:AudioEncoder) -> WhisperFeatureExtractor:
         self._fe = fe
     return self._fe
 
+# %% ../../nbs/09_encoders_audio.ipynb #51e523ca
+def length_buckets(lengths, # one length per item (samples, frames, ...)
+                   batch_size:int, # items per batch
+                  ) -> list[list[int]]:
+    "Item indices in batches of at most `batch_size`, shortest items first, so each batch holds similar lengths."
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f'batch_size: expected a positive integer, got {batch_size!r}')
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+
+# %% ../../nbs/09_encoders_audio.ipynb #981050b2
 @patch
 def encode_waveforms(self:AudioEncoder, waveforms, # list of clips, as for `features`
                       sampling_rate:int, # their sampling rate in Hz
                       dim:int|None=None, # an MRL width (<= out_dim); None = full width
+                      batch_size:int=32, # clips per backbone call; clips of similar length are batched together
                      ) -> Tensor:
-    "L2-normalised embeddings `(b, dim)` of raw clips, computed without gradient."
+    "L2-normalised embeddings `(b, dim)` of raw clips, in their order, computed without gradient."
     if dim is not None and not 0 < dim <= self.out_dim: raise ValueError(f'dim: {dim} not in 1..{self.out_dim}')
-    x, mask = self.features(waveforms, sampling_rate)
-    with torch.no_grad(): return F.normalize(self(x, mask=mask).pooled[:, :dim], dim=-1)
+    clips = self.prepare_clips(waveforms, sampling_rate)
+    buckets = length_buckets([len(c) for c in clips], batch_size)
+    parts = []
+    with torch.no_grad():
+        for idx in buckets:
+            x, mask = self.clip_features([clips[i] for i in idx])    # (k, m, t), t from this bucket's longest clip
+            parts.append(self(x, mask=mask).pooled[:, :dim])
+    emb = F.normalize(torch.cat(parts), dim=-1)                     # (b, dim), in bucket order
+    return emb[torch.as_tensor(sum(buckets, [])).argsort().to(emb.device)]  # back to the order of `waveforms`
