@@ -34,9 +34,11 @@ def main(n_train:int=600, # training rows used (the demo has 600)
          epochs:int=1, # epochs timed on each path
          batch_size:int=64, # rows per batch
          cache_root:str=None, # feature cache folder; None: a fresh temporary one (extraction timed cold)
+         threads:int=0, # torch intra-op threads (0: torch's default); on a busy machine 1 avoids thread contention
          out:str='bench/results/cache.json', # where to write the numbers
         ):
     "Time feature extraction once, then `epochs` epochs from the cache and from raw files; print the ratio."
+    if threads: torch.set_num_threads(threads)
     ds = load_manifest(build_demo_data(), split='train')
     ds = ds.select(range(min(n_train, len(ds))))
     tmp = Path(tempfile.mkdtemp(prefix='bench_cache_'))
@@ -48,11 +50,12 @@ def main(n_train:int=600, # training rows used (the demo has 600)
     raw_model = _model()
     t_raw, h_raw = _timed(lambda: train_alignment(raw_model, RawDataset.from_manifest(raw_model, ds), None, cfg, tmp/'from_raw', progress=True))
     diff = max(abs(a['loss'] - b['loss']) for a, b in zip(h_cache.train, h_raw.train))
-    res = {'rows': len(ds), 'epochs': epochs, 'batch_size': batch_size, 'steps': h_cache.step, 'torch_threads': torch.get_num_threads(),
+    res = {'load_average': [round(x, 1) for x in os.getloadavg()], 'rows': len(ds), 'epochs': epochs, 'batch_size': batch_size, 'steps': h_cache.step, 'torch_threads': torch.get_num_threads(),
            'cpu': platform.processor() or platform.machine(), 'cpus': os.cpu_count(), 'extract_s': round(t_extract, 2),
            'epoch_raw_s': round(t_raw / epochs, 2), 'epoch_cache_s': round(t_cache / epochs, 2),
            'speedup': round(t_raw / t_cache, 1), 'max_loss_diff': diff, 'cache_mb': round(sum(p.stat().st_size for p in cache.root.rglob('*.safetensors')) / 1e6, 1)}
-    print(f"\n{res['rows']} rows, batches of {batch_size}, {res['steps']} steps per run, {res['cpus']} CPUs, {res['torch_threads']} torch threads")
+    print(f"\n{res['rows']} rows, batches of {batch_size}, {res['steps']} steps per run, {res['cpus']} CPUs, {res['torch_threads']} torch threads, "
+          f"load average {res['load_average'][1]} (5 min)")
     print(f"{'feature extraction (once)':<28}{res['extract_s']:>9.1f} s   ({res['cache_mb']} MB of shards)")
     print(f"{'epoch from raw files':<28}{res['epoch_raw_s']:>9.1f} s")
     print(f"{'epoch from the cache':<28}{res['epoch_cache_s']:>9.1f} s")

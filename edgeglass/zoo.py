@@ -111,7 +111,7 @@ def _ensure_built(m:OfflineModel, rebuild:bool=False) -> Path:
     with _locked(dst.with_name(dst.name + '.lock')):
         problems = ['rebuild requested'] if rebuild else verify_dir(dst)
         if problems:
-            if dst.exists(): print(f'edgeglass.zoo: rebuilding {m.name}: ' + '; '.join(problems[:3]))
+            if dst.exists(): print(f'edgeglass.zoo: rebuilding {m.name}: ' + '; '.join(p.replace(f'{dst}/', '') for p in problems[:3]))
             with atomic_dir(dst, model=m.name, packages=list(m.packages), version=m.version()) as tmp:
                 m.build(m.locate(), tmp)
             BUILDS.append(m.name)

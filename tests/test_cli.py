@@ -1,0 +1,61 @@
+"""`edgeglass align` then `edgeglass eval` on a manifest folder the project has never seen (real offline models)."""
+import json, os, shutil, subprocess, sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from PIL import Image
+
+EXE = Path(sys.executable).parent / "edgeglass"
+NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+
+def digits_dataset(folder: Path, n: int = 20) -> Path:
+    """Handwritten digits (scikit-learn), captions 'the digit N', and the caption spoken by espeak-ng."""
+    from sklearn.datasets import load_digits
+    d = load_digits()
+    (folder / "img").mkdir(parents=True); (folder / "wav").mkdir()
+    rows = []
+    for i in range(n):
+        img = (d.images[i] * 16).clip(0, 255).astype(np.uint8)
+        Image.fromarray(img).resize((64, 64), Image.NEAREST).convert("RGB").save(folder / "img" / f"{i}.png")
+        text = f"the digit {NAMES[d.target[i]]}"
+        subprocess.run(["espeak-ng", "-w", str(folder / "wav" / f"{i}.wav"), text], check=True)
+        rows.append({"image": f"img/{i}.png", "audio": f"wav/{i}.wav", "text": text, "label": NAMES[d.target[i]],
+                     "split": "test" if i >= n - 6 else "train"})
+    (folder / "metadata.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return folder
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return digits_dataset(tmp_path_factory.mktemp("digits"))
+
+def run(*args, **kw):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    return subprocess.run([str(EXE), *args], capture_output=True, text=True, timeout=900, env=env, **kw)
+
+def test_align_then_eval_on_unseen_data(data, tmp_path):
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text("train:\n  epochs: 3\n  batch_size: 4\n  checkpoint_every: 2\n")
+    r = run("align", "--data", str(data), "--out", str(tmp_path / "run"), "--config", str(cfg))
+    assert r.returncode == 0, r.stderr[-3000:]
+    for f in ("config.json", "metrics.jsonl", "model/model.safetensors", "model/config.json"):
+        assert (tmp_path / "run" / f).exists(), f
+    r = run("eval", "--run", str(tmp_path / "run"), "--data", str(data), "--split", "test")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "image->text" in r.stdout and "audio->image" in r.stdout and "zero-shot label" in r.stdout
+    m = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert set(m["retrieval"]) == {"image->text", "text->image", "audio->text", "text->audio", "image->audio", "audio->image"}
+    assert list(m["retrieval"]["image->text"]) == ["64", "128", "256", "full"]
+    assert 0 <= m["retrieval"]["audio->text"]["full"]["R@1"] <= 1
+    assert (tmp_path / "run" / "umap.png").stat().st_size > 10_000
+
+def test_clear_errors(data, tmp_path):
+    r = run("eval", "--run", str(tmp_path / "nothing"), "--data", str(data))
+    assert r.returncode != 0 and "not a run folder" in r.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train:\n  epoch: 3\n")
+    r = run("align", "--data", str(data), "--out", str(tmp_path / "r"), "--config", str(bad))
+    assert r.returncode != 0 and "unknown key(s) ['epoch']" in r.stderr
+    r = run("align", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "r"))
+    assert r.returncode != 0 and "missing" in r.stderr
