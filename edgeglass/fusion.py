@@ -52,10 +52,13 @@ def _as_tokens(name:str, x:torch.Tensor, mask:torch.Tensor|None, dim:int) -> tup
     if not mask.any(1).all(): raise ValueError(f'{name} mask: row(s) {(~mask.any(1)).nonzero().flatten().tolist()} have no real token')
     return x, mask
 
-def masked_mean(x:torch.Tensor, mask:torch.Tensor) -> torch.Tensor:
-    "Mean of tokens x (b, n, d) over the real ones (mask (b, n)) -> (b, d)."
+def masked_mean(x:torch.Tensor, # (b, n, d) tokens
+                mask:torch.Tensor|None=None, # (b, n) bool, True = real; None = all real
+               ) -> torch.Tensor:
+    "Mean of tokens x (b, n, d) over the real ones -> (b, d); shared by the encoder heads."
+    if mask is None: return x.mean(1)
     w = mask.to(x.dtype)[..., None]                                         # (b, n, 1)
-    return (x * w).sum(1) / w.sum(1)
+    return (x * w).sum(1) / w.sum(1).clamp(min=1.0)
 
 # %% ../nbs/04_fusion.ipynb #cdc7f2f5
 class MultimodalFusion(nn.Module):

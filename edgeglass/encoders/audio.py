@@ -18,11 +18,12 @@ from transformers import WhisperConfig, WhisperFeatureExtractor, WhisperModel
 from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
 from ..utils import Config
+from ..data import resample_audio
 from .base import AudioEncoderOutput, BackboneFeatures, Encoder, HeadConfig, ProjectionHead
 
 # %% auto #0
 __all__ = ['AUDIO_MODES', 'SILENCE_PEAK', 'AudioEncoderConfig', 'load_whisper_encoder', 'mel_mask', 'fill_padding', 'frame_mask',
-           'real_extent', 'key_padding_bias', 'whisper_encode', 'fit_frames', 'to_mono', 'check_clip', 'resample',
+           'real_extent', 'key_padding_bias', 'whisper_encode', 'fit_frames', 'to_mono', 'check_clip',
            'whisper_feature_extractor', 'AudioEncoder', 'length_buckets']
 
 # %% ../../nbs/09_encoders_audio.ipynb #d7168ccf
@@ -171,16 +172,6 @@ def check_clip(x:np.ndarray, # mono samples
     if np.abs(x).max() < SILENCE_PEAK: raise ValueError(f'{name}: silent audio (peak amplitude < {SILENCE_PEAK})')
     return x
 
-def resample(x:np.ndarray, # mono samples
-             rate:int, # their sampling rate
-             target:int=16000, # the rate wanted
-            ) -> np.ndarray:
-    "Polyphase resampling of `x` from `rate` to `target` Hz."
-    if rate == target: return x
-    from scipy.signal import resample_poly
-    g = math.gcd(int(rate), int(target))
-    return resample_poly(x, target // g, rate // g).astype(np.float32)
-
 # %% ../../nbs/09_encoders_audio.ipynb #14717749
 def whisper_feature_extractor(config:WhisperConfig, # the encoder's config (mel bins, window)
                               folder:str|None=None, # a local model folder that may hold `preprocessor_config.json`
@@ -265,7 +256,7 @@ def prepare_clips(self:AudioEncoder, waveforms, # list of clips: 1-D (mono) or 2
     if not isinstance(sampling_rate, (int, np.integer)) or sampling_rate <= 0:
         raise ValueError(f'sampling_rate: expected a positive integer (Hz), got {sampling_rate!r}')
     sr, n = self.config.sampling_rate, self.feature_extractor.n_samples
-    clips = [resample(check_clip(to_mono(w, f'waveforms[{i}]'), f'waveforms[{i}]'), sampling_rate, sr)
+    clips = [resample_audio(check_clip(to_mono(w, f'waveforms[{i}]'), f'waveforms[{i}]'), sampling_rate, sr)
              for i, w in enumerate(waveforms)]
     long = [i for i, c in enumerate(clips) if len(c) > n]
     if long: warnings.warn(f'waveforms: item(s) {long} are longer than the {n / sr:g} s window and were cut')

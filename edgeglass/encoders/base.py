@@ -16,10 +16,11 @@ from torch import nn, Tensor
 from ..utils import Config
 from ..perceiver import AttentionPooling, PerceiverResampler
 from ..mrl import check_mrl_dims, matryoshka_slices
+from ..fusion import masked_mean
 
 # %% auto #0
 __all__ = ['ADAPTERS', 'BackboneFeatures', 'EncoderOutput', 'VisionEncoderOutput', 'TextEncoderOutput', 'AudioEncoderOutput',
-           'HeadConfig', 'masked_mean', 'ProjectionHead', 'FrozenBackboneMixin', 'Encoder', 'random_backbone']
+           'HeadConfig', 'ProjectionHead', 'FrozenBackboneMixin', 'Encoder', 'random_backbone']
 
 # %% ../../nbs/06_encoders_base.ipynb #77af21bb
 @dataclass
@@ -80,15 +81,6 @@ class HeadConfig(Config):
     def tiny(cls, **kw) -> HeadConfig:
         "A CPU-fast head: width 64, MRL 32/64, 8 latents, 1 layer."
         return cls(**{**dict(out_dim=64, mrl_dims=(32, 64), num_latents=8, depth=1, num_heads=2, dim_head=32), **kw})
-
-# %% ../../nbs/06_encoders_base.ipynb #17d6db06
-def masked_mean(x:Tensor, # (b, n, d)
-                mask:Tensor|None=None, # (b, n) bool, True = real
-               ) -> Tensor:
-    "Mean over real tokens only: `(b, n, d) -> (b, d)`."
-    if mask is None: return reduce(x, 'b n d -> b d', 'mean')
-    w = rearrange(mask.to(x.dtype), 'b n -> b n 1')
-    return (x * w).sum(1) / w.sum(1).clamp(min=1.0)  # (b, n, d) * (b, n, 1) -> (b, d)
 
 # %% ../../nbs/06_encoders_base.ipynb #d6f71d09
 class ProjectionHead(nn.Module):
