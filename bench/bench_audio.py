@@ -22,6 +22,7 @@ from fastcore.script import call_parse, store_true
 from edgeglass.data import build_demo_data, load_audio
 from edgeglass.encoders.audio import AUDIO_MODES, AudioEncoder, AudioEncoderConfig, length_buckets
 from edgeglass.utils import atomic_write_json
+from common import finish, machine_info
 
 def _batches(n:int, batch_size:int, lengths=None) -> list[list[int]]:
     "Arrival order (`lengths` None), or clips grouped by length."
@@ -121,15 +122,13 @@ def main(backbone:str='whisper-tiny.en', # the Whisper encoder (an offline name,
     "Time both audio modes side by side; train and evaluate on each; print and save the numbers."
     torch.manual_seed(0)
     res = {'benchmark': 'Whisper audio features: trimmed to the real length vs the padded 30 s window', 'backbone': backbone,
-           'machine': {'platform': platform.platform(), 'cpus': os.cpu_count(), 'torch_threads': torch.get_num_threads(),
-                       'torch': torch.__version__, 'load_average_at_start': os.getloadavg()[0]}}
+           'machine': machine_info()}
     res['timing'] = timing(backbone, n_clips, batch_size, rounds)
     print_timing(res['timing'])
     if not no_retrieval:
         with tempfile.TemporaryDirectory(prefix='bench_audio_') as work:
             res['retrieval'] = retrieval(backbone, n_train, n_test, epochs, Path(work))
         print_retrieval(res['retrieval'])
-    res['machine']['load_average_at_end'] = os.getloadavg()[0]
-    atomic_write_json(out, res)
+    atomic_write_json(out, finish(res))
     print(f'\nwritten: {out}  (load average {res["machine"]["load_average_at_start"]:.1f} at start, '
-          f'{res["machine"]["load_average_at_end"]:.1f} at end, on {res["machine"]["cpus"]} CPUs)')
+          f'{res["machine"]["load_average_at_end"]:.1f} at end, on {res["machine"]["cores"]} CPUs)')

@@ -18,6 +18,7 @@ from edgeglass.data import build_demo_data, load_manifest
 from edgeglass.models.alignment import MultimodalAlignmentConfig, MultimodalAlignmentModel
 from edgeglass.train import TrainConfig, train_alignment
 from edgeglass.utils import atomic_write_json, seed_everything
+from common import finish, machine_info
 
 def _model() -> MultimodalAlignmentModel:
     "The offline model, seeded: both runs start from the same heads."
@@ -39,6 +40,7 @@ def main(n_train:int=600, # training rows used (the demo has 600)
         ):
     "Time feature extraction once, then `epochs` epochs from the cache and from raw files; print the ratio."
     if threads: torch.set_num_threads(threads)
+    machine = machine_info()
     ds = load_manifest(build_demo_data(), split='train')
     ds = ds.select(range(min(n_train, len(ds))))
     tmp = Path(tempfile.mkdtemp(prefix='bench_cache_'))
@@ -50,7 +52,8 @@ def main(n_train:int=600, # training rows used (the demo has 600)
     raw_model = _model()
     t_raw, h_raw = _timed(lambda: train_alignment(raw_model, RawDataset.from_manifest(raw_model, ds), None, cfg, tmp/'from_raw', progress=True))
     diff = max(abs(a['loss'] - b['loss']) for a, b in zip(h_cache.train, h_raw.train))
-    res = {'load_average': [round(x, 1) for x in os.getloadavg()], 'rows': len(ds), 'epochs': epochs, 'batch_size': batch_size, 'steps': h_cache.step, 'torch_threads': torch.get_num_threads(),
+    res = {'benchmark': 'Stage 1 training epoch: from the feature cache vs from raw files', 'machine': machine,
+           'load_average': [round(x, 1) for x in os.getloadavg()], 'rows': len(ds), 'epochs': epochs, 'batch_size': batch_size, 'steps': h_cache.step, 'torch_threads': torch.get_num_threads(),
            'cpu': platform.processor() or platform.machine(), 'cpus': os.cpu_count(), 'extract_s': round(t_extract, 2),
            'epoch_raw_s': round(t_raw / epochs, 2), 'epoch_cache_s': round(t_cache / epochs, 2),
            'speedup': round(t_raw / t_cache, 1), 'max_loss_diff': diff, 'cache_mb': round(sum(p.stat().st_size for p in cache.root.rglob('*.safetensors')) / 1e6, 1)}
@@ -61,4 +64,4 @@ def main(n_train:int=600, # training rows used (the demo has 600)
     print(f"{'epoch from the cache':<28}{res['epoch_cache_s']:>9.1f} s")
     print(f"{'speed-up per epoch':<28}{res['speedup']:>9.1f} x")
     print(f"{'largest loss difference':<28}{diff:>9.1e}")
-    atomic_write_json(out, res)
+    atomic_write_json(out, finish(res))

@@ -15,6 +15,7 @@ from fastcore.script import call_parse
 from edgeglass.decoders.qwen import QwenDecoder, QwenDecoderConfig, greedy_without_cache
 from edgeglass.utils import atomic_write_json
 from edgeglass.zoo import available
+from common import finish, machine_info
 
 def _decoder(model:str) -> tuple[QwenDecoder, str]:
     "`model` (a zoo name, folder or hub id) when it loads, else the tiny random Qwen2."
@@ -68,8 +69,9 @@ def main(model:str='smollm2-135m-instruct', # zoo name, folder or hub id; 'tiny'
     for r in rows:
         print(f'{r["path"]:45s} {r["fastest_s"]:10.3f} {r["ms_per_token"]:9.1f} {r["fastest_vs_edgeglass"]:12.2f} {r["median_vs_edgeglass"]:9.2f}')
     print('same greedy tokens on all three paths:', same)
-    atomic_write_json(Path(out), {
+    atomic_write_json(Path(out), finish({
+        'benchmark': 'prefix generation: KV cache vs recomputing, and vs HF generate(inputs_embeds=...)', 'machine': machine_info(),
         'model': name, 'batch': batch, 'prefix_len': prefix_len, 'prompt_len': prompt_len, 'new_tokens': new_tokens,
         'repeats': repeats, 'threads': torch.get_num_threads(), 'torch': torch.__version__,
-        'machine': platform.processor() or platform.machine(), 'same_tokens': same, 'results': rows})
+        'same_tokens': same, 'results': rows}))
     if not same: raise SystemExit('the three paths disagree on the greedy tokens')

@@ -4,14 +4,15 @@
 
 # %% ../nbs/14_cache.ipynb #7d952d36
 from __future__ import annotations
-import dataclasses, fcntl, hashlib, json, logging, os
+import copy, dataclasses, fcntl, hashlib, json, logging, os
 from collections import Counter
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pad_sequence
 from fastcore.basics import patch
@@ -25,7 +26,8 @@ from .encoders.base import BackboneFeatures
 __all__ = ['VOLATILE_KEYS', 'CACHE_FORMAT', 'MODALITY_OF_COLUMN', 'INDEX', 'ItemFeatures', 'split_features', 'collate',
            'weights_fingerprint', 'json_identity', 'identity_hash', 'tokenizer_identity', 'preprocess_identity',
            'backbone_identity', 'check_modality', 'content_key', 'read_item', 'FeatureStore', 'modality_encoder',
-           'backbone_features', 'FeatureCache', 'FeatureDataset', 'manifest_columns', 'RawDataset']
+           'backbone_features', 'FeatureCache', 'process_rank', 'FeatureDataset', 'manifest_columns', 'RawDataset',
+           'broadcast_result']
 
 # %% ../nbs/14_cache.ipynb #8364e121
 @dataclass
@@ -232,19 +234,38 @@ def write_index(self:FeatureStore): atomic_write_json(self.folder/INDEX, self.in
 
 # %% ../nbs/14_cache.ipynb #acd8dc96
 @patch
+def shard_name(self:FeatureStore, j:int=0, # 0: the next new shard, 1: the one after, ...
+              ) -> str:
+    "The file name of the `j`-th new shard, numbered on from the highest in the index."
+    nums = [int(s.split('-')[1].split('.')[0]) for s in self.index['shards']]
+    return f'shard-{max(nums, default=-1) + 1 + j:06d}.safetensors'
+
+@patch
+def save_shard(self:FeatureStore, feats:dict[str, ItemFeatures], # content key -> features
+               name:str, # the shard's file name, from `shard_name`
+              ) -> dict:
+    "Write shard `name` atomically, not listed yet; returns its index entry (size, SHA-256, keys)."
+    tensors = {f'{c}/{k}': t for c, it in feats.items() for k, t in (('sequence', it.sequence), ('pooled', it.pooled)) if t is not None}
+    p = save_safetensors(tensors, self.folder/name, metadata={'format': CACHE_FORMAT})
+    return {'size': p.stat().st_size, 'sha256': _shard_sha(p), 'keys': list(feats)}
+
+@patch
+def add_shards(self:FeatureStore, shards:dict[str, dict], # shard name -> entry from `save_shard`
+               bad:dict[str, str]|None=None, # content key -> why it could not be read
+              ):
+    "List written shards and bad items in the index, then write the index (atomically)."
+    self.index['bad'].update(bad or {})
+    self.index['shards'].update(shards)
+    self.write_index()
+    self.where.update({c: name for name, info in shards.items() for c in info['keys']})
+
+@patch
 def write(self:FeatureStore, feats:dict[str, ItemFeatures], # content key -> features
           bad:dict[str, str]|None=None, # content key -> why it could not be read
          ) -> str|None:
     "Write a shard of `feats` (atomically), then the index; returns the shard's name."
-    self.index['bad'].update(bad or {})
-    if not feats: self.write_index(); return None
-    nums = [int(s.split('-')[1].split('.')[0]) for s in self.index['shards']]
-    name = f'shard-{max(nums, default=-1) + 1:06d}.safetensors'
-    tensors = {f'{c}/{k}': t for c, it in feats.items() for k, t in (('sequence', it.sequence), ('pooled', it.pooled)) if t is not None}
-    p = save_safetensors(tensors, self.folder/name, metadata={'format': CACHE_FORMAT})
-    self.index['shards'][name] = {'size': p.stat().st_size, 'sha256': _shard_sha(p), 'keys': list(feats)}
-    self.write_index()
-    self.where.update({c: name for c in feats})
+    name = self.shard_name() if feats else None
+    self.add_shards({name: self.save_shard(feats, name)} if feats else {}, bad)
     return name
 
 # %% ../nbs/14_cache.ipynb #45b7df64
@@ -256,7 +277,7 @@ def read(self:FeatureStore, contents:list[str], # content keys in this namespace
     from safetensors import safe_open
     missing = [c for c in contents if c not in self.where]
     if missing: raise KeyError(f'{self.folder}: {len(missing)} item(s) not in the cache, e.g. {missing[0]}; run FeatureCache.extract first')
-    out, cast = {}, (lambda t: t if dtype is None else t.to(dtype))
+    out, cast = {}, (lambda t: t.clone() if dtype is None else t.to(dtype, copy=True))   # copies: never views of a shard file another process may replace
     for name in dict.fromkeys(self.where[c] for c in contents):
         if problem := self.check(name): raise ValueError(f'{problem}; refusing to read it (FeatureCache.extract recomputes its items)')
         with safe_open(self.folder/name, framework='pt') as f:
@@ -375,20 +396,31 @@ def _read_batch(self:FeatureCache, modality, batch, sr, skip_bad, bad) -> tuple[
 
 # %% ../nbs/14_cache.ipynb #3786be20
 @patch
+def _chunks(self:FeatureCache, todo:dict) -> list[list]:
+    "The missing items `todo` (content -> (index, item)) cut into shards of `shard_size`, in order."
+    pending = list(todo.items())
+    return [pending[s:s + self.shard_size] for s in range(0, len(pending), self.shard_size)]
+
+@patch
+def _compute_shard(self:FeatureCache, model, modality, chunk:list, batch_size, skip_bad, sr, bar=None) -> tuple[dict, dict]:
+    "One shard's features, in batches: (content -> `ItemFeatures`, content -> why it is bad)."
+    feats, bad = {}, {}
+    for b in range(0, len(chunk), batch_size):
+        inputs, ok = self._read_batch(modality, chunk[b:b + batch_size], sr, skip_bad, bad)
+        if inputs:
+            f = backbone_features(model, modality, inputs, sr)
+            if self.dtype is not None: f = f.to(dtype=self.dtype)
+            feats.update(zip(ok, split_features(f)))
+        if bar is not None: bar.update(len(chunk[b:b + batch_size]))
+    return feats, bad
+
+@patch
 def _compute(self:FeatureCache, model, modality, store, todo:dict, batch_size, progress, skip_bad, sr) -> set:
-    "Compute and store the features of `todo` (content -> (index, item)); returns the contents found bad."
-    bad, pending = {}, list(todo.items())
-    with tqdm(total=len(pending), desc=f'{modality} features', unit='item', disable=not progress) as bar:
-        for s in range(0, len(pending), self.shard_size):
-            feats, shard_bad = {}, {}
-            for b in range(s, min(s + self.shard_size, len(pending)), batch_size):
-                batch = pending[b:min(b + batch_size, s + self.shard_size, len(pending))]
-                inputs, ok = self._read_batch(modality, batch, sr, skip_bad, shard_bad)
-                if inputs:
-                    f = backbone_features(model, modality, inputs, sr)
-                    if self.dtype is not None: f = f.to(dtype=self.dtype)
-                    feats.update(zip(ok, split_features(f)))
-                bar.update(len(batch))
+    "Compute and store the features of `todo` (content -> (index, item)), shard by shard; returns the contents found bad."
+    bad = {}
+    with tqdm(total=len(todo), desc=f'{modality} features', unit='item', disable=not progress) as bar:
+        for chunk in self._chunks(todo):
+            feats, shard_bad = self._compute_shard(model, modality, chunk, batch_size, skip_bad, sr, bar)
             store.write(feats, shard_bad)
             bad.update(shard_bad)
     return set(bad)
@@ -401,6 +433,12 @@ def _known_bad(self:FeatureCache, modality, store, todo:dict, skip_bad, sr) -> t
     return {c: it for c, it in todo.items() if c not in known or c in ok}, set(known) - set(ok)
 
 # %% ../nbs/14_cache.ipynb #46f83349
+def process_rank() -> tuple[int, int]:
+    "`(rank, world_size)` of this process in the initialised torch.distributed group, else `(0, 1)`."
+    if dist.is_available() and dist.is_initialized(): return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+# %% ../nbs/14_cache.ipynb #1da247dc
 @patch
 def extract(self:FeatureCache, model:nn.Module, # has `extract(modality, inputs) -> BackboneFeatures` and `encoders`
             modality:str, # 'vision' (or 'image'), 'text' or 'audio'
@@ -408,6 +446,7 @@ def extract(self:FeatureCache, model:nn.Module, # has `extract(modality, inputs)
             batch_size:int=32, # items per backbone call
             progress:bool=True, # show a tqdm progress bar
             skip_bad:bool=False, # log and count bad items (key None) instead of raising
+            distributed:bool=True, # under torch.distributed with several processes, split the work over them (every rank calls with the same items)
            ) -> list[str|None]:
     "Compute the features of the items not cached yet; one key per item (None for a skipped bad item)."
     modality = check_modality(modality)
@@ -418,9 +457,12 @@ def extract(self:FeatureCache, model:nn.Module, # has `extract(modality, inputs)
     todo = {}
     for i, (c, item) in enumerate(zip(contents, items)):
         if c is not None: todo.setdefault(c, (i, item))
-    with self.store(ns, identity).lock() as store:
-        todo, bad = self._known_bad(modality, store, self._missing(store, todo), skip_bad, sr)
-        bad |= self._compute(model, modality, store, todo, batch_size, progress, skip_bad, sr)
+    rank, world = process_rank() if distributed else (0, 1)
+    if world > 1: bad = self._extract_ranks(model, modality, self.store(ns, identity), todo, batch_size, progress, skip_bad, sr, rank, world)
+    else:
+        with self.store(ns, identity).lock() as store:
+            todo, bad = self._known_bad(modality, store, self._missing(store, todo), skip_bad, sr)
+            bad |= self._compute(model, modality, store, todo, batch_size, progress, skip_bad, sr)
     return [None if c is None or c in bad else f'{ns}:{c}' for c in contents]
 
 # %% ../nbs/14_cache.ipynb #71c2405d
@@ -546,3 +588,77 @@ class RawDataset(torch.utils.data.Dataset):
         "The usable columns of a manifest dataset, read at the model's audio rate."
         sr = model.encoders['audio'].config.sampling_rate if 'audio' in model.encoders else 16000
         return cls({MODALITY_OF_COLUMN[c]: list(ds[c]) for c in manifest_columns(ds, model)}, sr)
+
+# %% ../nbs/14_cache.ipynb #25ffef76
+def _failure(e:Exception) -> str: return f'{type(e).__name__}: {e}'
+
+def broadcast_result(fn, # called on rank 0 only
+                     rank:int, # this process's rank
+                    ):
+    "`fn()` computed on rank 0 and given to every rank; if it raised, every rank raises."
+    box, err = [None], None
+    if rank == 0:
+        try: box = [('ok', fn())]
+        except Exception as e: err, box = e, [('error', _failure(e))]
+    dist.broadcast_object_list(box, src=0)
+    status, value = box[0]
+    if err is not None: raise err
+    if status == 'error': raise RuntimeError(f'rank 0 failed: {value}')
+    return value
+
+# %% ../nbs/14_cache.ipynb #8b508eb9
+@patch
+def _plan(self:FeatureCache, modality, store, todo:dict, skip_bad, sr) -> tuple[dict, set, list[str]]:
+    "Rank 0, under the lock: the items still missing, the known-bad ones, and the names of the new shards."
+    todo, bad = self._known_bad(modality, store, self._missing(store, todo), skip_bad, sr)
+    return todo, bad, [store.shard_name(j) for j in range(len(self._chunks(todo)))]
+
+@patch
+def _compute_mine(self:FeatureCache, model, modality, store, chunks:list, names:list, rank:int, world:int,
+                  batch_size, progress, skip_bad, sr) -> tuple[dict, Exception|None]:
+    "This rank's shards (every `world`-th chunk): written, not listed. `{j: (name | None, entry, bad)}`, and the error that stopped it."
+    done, mine = {}, range(rank, len(chunks), world)
+    with tqdm(total=sum(len(chunks[j]) for j in mine), desc=f'{modality} features (rank {rank} of {world})', unit='item',
+              disable=not progress or rank != 0) as bar:
+        try:
+            for j in mine:
+                feats, bad = self._compute_shard(model, modality, chunks[j], batch_size, skip_bad, sr, bar)
+                done[j] = (names[j], store.save_shard(feats, names[j]), bad) if feats else (None, None, bad)
+        except Exception as e: return done, e
+    return done, None
+
+# %% ../nbs/14_cache.ipynb #d99f6c20
+@patch
+def _extract_ranks(self:FeatureCache, model, modality, store, todo:dict, batch_size, progress, skip_bad, sr, rank:int, world:int) -> set:
+    "Split the missing shards over the ranks; rank 0 plans and lists them under the namespace lock. Returns the bad contents."
+    with (store.lock() if rank == 0 else nullcontext(store)) as store:
+        todo, bad, names = broadcast_result(lambda: self._plan(modality, store, todo, skip_bad, sr), rank)
+        if not todo: return bad
+        done, err = self._compute_mine(model, modality, store, self._chunks(todo), names, rank, world, batch_size, progress, skip_bad, sr)
+        parts = [None] * world
+        dist.all_gather_object(parts, (done, None if err is None else _failure(err)))
+        shards = dict(sorted((j, s) for d, _ in parts for j, s in d.items()))     # chunk -> (name, entry, bad), in shard order
+        if rank == 0: store.add_shards({n: e for n, e, _ in shards.values() if n}, {c: m for *_, b in shards.values() for c, m in b.items()})
+        dist.barrier()                                                              # the index lists everything before any rank goes on
+    if err is not None: raise err
+    if failed := [(r, msg) for r, (_, msg) in enumerate(parts) if msg]: raise RuntimeError(f'rank {failed[0][0]} failed: {failed[0][1]}')
+    return bad | {c for *_, b in shards.values() for c in b}
+
+# %% ../nbs/14_cache.ipynb #099ccb7d
+@patch
+def shard(self:FeatureDataset, rank:int|None=None, # this process's rank (None: from torch.distributed)
+          world_size:int|None=None, # number of processes (None: from torch.distributed)
+          drop_last:bool=False, # give every rank len // world_size rows
+          preload:bool|None=None, # read the shard's items into memory (None: as this dataset does)
+         ) -> FeatureDataset:
+    "The rows of rank `rank` of `world_size`: rows `rank, rank + world_size, …` of this dataset."
+    r, w = process_rank() if rank is None and world_size is None else (rank, world_size)
+    if isinstance(w, bool) or not isinstance(w, int) or w < 1: raise ValueError(f'world_size: expected a positive int, got {w!r}')
+    if isinstance(r, bool) or not isinstance(r, int) or not 0 <= r < w: raise ValueError(f'rank: expected 0 <= rank < world_size={w}, got {r!r}')
+    pick = list(range(r, len(self) - len(self) % w if drop_last else len(self), w))
+    out = copy.copy(self)
+    out.rows, out.keys = [self.rows[i] for i in pick], {m: [k[i] for i in pick] for m, k in self.keys.items()}
+    if self.items is not None: out.items = {m: [v[i] for i in pick] for m, v in self.items.items()}
+    elif preload: out.items = {m: out.preload(k) for m, k in out.keys.items()}
+    if preload is False: out.items = None
+    return out

@@ -12,18 +12,21 @@ import torch
 from fastcore.script import call_parse, anno_parser
 
 from .utils import Config, atomic_write_json, seed_everything
-from .data import build_demo_data, load_manifest, modalities
+from .data import (FILE_COLUMNS, ManifestError, ManifestReport, build_demo_data, check_file, find_manifest,
+                            load_manifest, manifest_report, modalities, read_records)
 from .models.alignment import MultimodalAlignmentConfig, MultimodalAlignmentModel
-from .cache import FeatureCache, FeatureDataset
-from .train import TrainConfig, train_alignment
+from .cache import FeatureCache, FeatureDataset, manifest_columns
+from .train import TrainConfig, launched_on_cpus, train_alignment
 from .vlm import run_vlm, run_ask
+from .index import index_run, search_index
 from .evaluate import (retrieval_table, format_retrieval_table, targets_from_labels, zero_shot_accuracy,
                                 geometry_table, plot_umap, plot_recall_vs_width)
 
 # %% auto #0
-__all__ = ['ZERO_SHOT_PROMPTS', 'COMMANDS', 'RunConfig', 'fit_to_data', 'features_for', 'embed', 'chance_recall', 'zero_shot',
-           'evaluate_embeddings', 'format_metrics', 'run_align', 'run_eval', 'run_demo', 'demo', 'align', 'eval_',
-           'vlm', 'ask', 'usage', 'run_command', 'main']
+__all__ = ['ZERO_SHOT_PROMPTS', 'COMMANDS', 'RunConfig', 'fit_to_data', 'features_for', 'embed', 'features_checked',
+           'skip_summary', 'format_skipped', 'manifest_splits', 'chance_recall', 'zero_shot', 'evaluate_embeddings',
+           'format_metrics', 'run_align', 'run_eval', 'run_demo', 'demo', 'align', 'eval_', 'vlm', 'ask', 'index_',
+           'search', 'usage', 'parse_command', 'run_command', 'main']
 
 # %% ../nbs/18_cli.ipynb #1e3df8aa
 @dataclass
@@ -34,6 +37,14 @@ class RunConfig(Config):
     train_split: str = 'train'          # manifest split to train on
     eval_split: str | None = 'test'     # split to evaluate on during and after training (None: no evaluation)
     extract_batch_size: int = 32        # items per backbone call when filling the feature cache
+
+    @classmethod
+    def load(cls, path:str|Path) -> RunConfig:
+        "Read a JSON or YAML run config; every error names the file (a nested config's own checks included)."
+        try: return super().load(path)
+        except (TypeError, ValueError) as e:
+            if str(path) in str(e): raise
+            raise type(e)(f'{path}: {e}') from e
 
     @classmethod
     def tiny(cls, **kw) -> RunConfig:
@@ -71,6 +82,58 @@ def embed(model:MultimodalAlignmentModel, fds:FeatureDataset, batch_size:int=256
         batch = fds.collate([fds[j] for j in range(i, min(i + batch_size, len(fds)))])
         for m, e in model.forward_features(batch).embeddings.items(): out.setdefault(m, []).append(e.float().cpu())
     return {m: torch.cat(v) for m, v in out.items()}
+
+# %% ../nbs/18_cli.ipynb #5ba0ffa8
+def _row_of(e:Exception, ds, cols:list[str]) -> int|None:
+    "The first dataset row whose file (in `cols`) the message of `e` names (the longest path that appears), else None."
+    msg = str(e)
+    hits = [(len(p), -i) for c in cols for i, p in enumerate(ds[c]) if p and p in msg]
+    return -max(hits)[1] if hits else None
+
+def features_checked(model:MultimodalAlignmentModel, # whose backbones extract
+                     ds, # a manifest dataset from `load_manifest`
+                     cache:FeatureCache|None=None, # the feature cache (default: the user cache folder)
+                     batch_size:int=32, # items per backbone call
+                     skip_bad:bool=False, # leave out rows whose files do not decode (counted) instead of raising
+                     progress:bool=True, # tqdm progress bars
+                    ) -> tuple[FeatureDataset, ManifestReport]:
+    "`features_for`, with each bad file tied to its manifest line: named in the error, or counted in the report."
+    report, cols = manifest_report(ds), [c for c in manifest_columns(ds, model) if c in FILE_COLUMNS]
+    try: fds = features_for(model, ds, cache, batch_size, skip_bad, progress)
+    except (OSError, ValueError, TypeError) as e:
+        if (i := _row_of(e, ds, cols)) is None: raise
+        raise ManifestError(f'{report.manifest}:{report.line(i)}: {e} (pass --skip-bad, or skip_bad=True, to skip bad rows)') from e
+    for i in sorted(set(range(len(ds))) - set(fds.rows)):
+        why = next((r for c in cols if (r := check_file(c, ds[i][c]))[0]), ('unreadable', 'feature extraction could not read it'))
+        report.skip(report.line(i), *why)
+    report.kept = len(fds)
+    return fds, report
+
+# %% ../nbs/18_cli.ipynb #38082b08
+def skip_summary(reports:dict[str, ManifestReport], # split -> the report of its rows
+                 examples:int=5, # messages kept
+                ) -> dict:
+    "`{'rows': {split: {manifest, total, kept}}, 'skipped': {total, reasons, lines, examples}}` over the splits."
+    reasons, lines, problems = {}, {}, []
+    for r in reports.values():
+        for k, n in r.skipped.items(): reasons[k] = reasons.get(k, 0) + n
+        for k, ls in r.rows.items(): lines[k] = sorted(lines.get(k, []) + ls)[:5]
+        problems += r.problems
+    return {'rows': {s: {'manifest': r.manifest, 'total': r.total, 'kept': r.kept} for s, r in reports.items()},
+            'skipped': {'total': sum(reasons.values()), 'reasons': dict(sorted(reasons.items())),
+                        'lines': dict(sorted(lines.items())), 'examples': problems[:examples]}}
+
+def format_skipped(summary:dict) -> str:
+    "One line: rows kept per split, and the skipped rows by reason with their first manifest lines."
+    kept = ', '.join(f"{s} {r['kept']} of {r['total']}" for s, r in summary['rows'].items())
+    sk = summary['skipped']
+    why = ', '.join(f"{n} {k} (line{'s' if len(sk['lines'][k]) > 1 else ''} {', '.join(map(str, sk['lines'][k]))}"
+                    f"{', …' if n > len(sk['lines'][k]) else ''})" for k, n in sk['reasons'].items())
+    return f"rows kept: {kept}; skipped {sk['total']}" + (f': {why}' if why else '')
+
+def manifest_splits(data:str|Path) -> set[str]:
+    "The split names used in a dataset folder's manifest."
+    return {r['split'] for _, r in read_records(find_manifest(data)) if isinstance(r, dict) and isinstance(r.get('split'), str)}
 
 # %% ../nbs/18_cli.ipynb #eaa98d3a
 ZERO_SHOT_PROMPTS = {'shape': 'a {}', 'color': 'something {}', 'label': 'a {}', 'class': 'a {}'}
@@ -140,7 +203,7 @@ def run_align(data:str|Path, # a manifest folder
               cache:FeatureCache|None=None, # the feature cache (default: the user cache folder)
               progress:bool=True,
              ) -> Path:
-    "Extract features (cached), train the heads, save the run folder; returns the model folder."
+    "Extract features (cached), train the heads, save the run folder (with `summary.json`: rows kept and skipped); returns the model folder."
     cfg = config if isinstance(config, RunConfig) else RunConfig.load(config) if config else RunConfig()
     out = Path(out)
     train_ds = load_manifest(data, split=cfg.train_split, skip_bad=skip_bad)
@@ -148,14 +211,18 @@ def run_align(data:str|Path, # a manifest folder
     seed_everything(cfg.train.seed)
     model = MultimodalAlignmentModel(cfg.model)
     cache = cache or FeatureCache()
-    train_f = features_for(model, train_ds, cache, cfg.extract_batch_size, skip_bad, progress)
-    eval_f = None
-    if cfg.eval_split:
-        try: eval_ds = load_manifest(data, split=cfg.eval_split, skip_bad=skip_bad)
-        except ValueError: eval_ds = None            # no such split: train without evaluation
-        if eval_ds is not None: eval_f = features_for(model, eval_ds, cache, cfg.extract_batch_size, skip_bad, progress)
+    if int(os.environ.get('WORLD_SIZE', '1')) > 1:   # under torchrun: join the process group now, so each rank extracts its share
+        from accelerate import PartialState; PartialState(cpu=launched_on_cpus())
+    train_f, train_rep = features_checked(model, train_ds, cache, cfg.extract_batch_size, skip_bad, progress)
+    reports, eval_f = {cfg.train_split: train_rep}, None
+    if cfg.eval_split and cfg.eval_split in manifest_splits(data):   # no such split: train without evaluation
+        eval_ds = load_manifest(data, split=cfg.eval_split, skip_bad=skip_bad)
+        eval_f, reports[cfg.eval_split] = features_checked(model, eval_ds, cache, cfg.extract_batch_size, skip_bad, progress)
     out.mkdir(parents=True, exist_ok=True)
     cfg.save(out/'config.json')
+    summary = skip_summary(reports)
+    atomic_write_json(out/'summary.json', {'data': str(Path(data).resolve()), 'skip_bad': skip_bad, **summary})
+    if skip_bad: print(format_skipped(summary))
     train_alignment(model, train_f, eval_f, cfg.train, out, resume=resume, progress=progress)
     return out/'model'
 
@@ -163,20 +230,24 @@ def run_align(data:str|Path, # a manifest folder
 def run_eval(run:str|Path, # a run folder written by `run_align`
              data:str|Path, # a manifest folder
              split:str|None='test', # which split to measure (None: every row)
-             skip_bad:bool=False,
-             cache:FeatureCache|None=None,
-             progress:bool=True,
-             plots:bool=True,
+             skip_bad:bool=False, # leave out bad rows (counted in `metrics.json` under `skipped`) instead of stopping
+             cache:FeatureCache|None=None, # the feature cache (default: the user cache folder)
+             progress:bool=True, # tqdm progress bars
+             plots:bool=True, # save umap.png and recall_vs_width.png
             ) -> dict:
     "Embed the split with the run's model, measure it, write `RUN/metrics.json` (and plots); returns the metrics."
     run = Path(run)
     if not (run/'model').is_dir(): raise FileNotFoundError(f'{run}: not a run folder (no model/ inside); train one with `edgeglass align`')
     model = MultimodalAlignmentModel.from_pretrained(run/'model')
     ds = load_manifest(data, split=split, skip_bad=skip_bad)
-    fds = features_for(model, ds, cache, 32, skip_bad, progress)
+    fds, report = features_checked(model, ds, cache, 32, skip_bad, progress)
     if fds.skipped: ds = ds.select(fds.rows)
     metrics = evaluate_embeddings(model, ds, embed(model, fds), run, plots)
     metrics.update(data=str(Path(data).resolve()), split=split)
+    if skip_bad:
+        summary = skip_summary({str(split): report})
+        metrics['skipped'] = summary['skipped']
+        print(format_skipped(summary))
     atomic_write_json(run/'metrics.json', metrics)
     return metrics
 
@@ -263,19 +334,61 @@ def ask(image:str, # the image file
     _required(run=run)
     print(run_ask(run, image, question))
 
+@call_parse
+def index_(run:str=None, # a run folder from `edgeglass align` or `edgeglass demo`; required
+           data:str=None, # a manifest folder, or a folder of image / audio files; required
+           modality:str='image', # what to index: image, text or audio
+           out:str=None, # the index folder (default: RUN/index-MODALITY)
+           kind:str='flat', # FAISS index on the short prefix: flat, ivf or hnsw
+           split:str=None, # manifest split to index (default: every row)
+          ):
+    "Embed a folder's images, captions or audio with a Stage 1 run into a Matryoshka index."
+    _required(run=run, data=data)
+    print(f'index written to {index_run(run, data, out, modality, split, kind=kind)}')
+
+@call_parse
+def search(query:str, # a caption, or an image / audio file
+           run:str=None, # a run folder; its RUN/index-MODALITY is used (built from --data when missing)
+           data:str=None, # the folder to index when the run has no index of MODALITY yet
+           modality:str='image', # what to search: image, text or audio items
+           index:str=None, # an index folder from `edgeglass index` (instead of --run)
+           k:int=10, # results to print
+          ):
+    "The items nearest to a caption, image or audio query, best first (cosine, item)."
+    if index is None:
+        _required(run=run)
+        index = Path(run)/f'index-{modality}'
+        if not (index/'index.json').is_file():
+            if data is None: raise ValueError(f'--data: {run} has no index of {modality} items yet; pass --data DIR to build it')
+            index_run(run, data, index, modality)
+    for score, item in search_index(index, query, k=k): print(f'{score:.3f}  {item}')
+
 # %% ../nbs/18_cli.ipynb #a86c17ec
-COMMANDS = {'demo': demo, 'align': align, 'eval': eval_, 'vlm': vlm, 'ask': ask}
+COMMANDS = {'demo': demo, 'align': align, 'eval': eval_, 'vlm': vlm, 'ask': ask, 'index': index_, 'search': search}
 
 def usage() -> str:
-    return 'usage: edgeglass {' + ','.join(COMMANDS) + '} [options]\n\n' + '\n'.join(f'  {n:<6} {f.__doc__}' for n, f in COMMANDS.items())
+    return 'usage: edgeglass {' + ','.join(COMMANDS) + '} [options]\n\n' + '\n'.join(f'  {n:<7} {f.__doc__}' for n, f in COMMANDS.items())
+
+def _hyphen_aliases(parser):
+    "Let every `--an_option` also be spelled `--an-option` (`--skip-bad`, `--n-train`)."
+    for a in parser._actions:
+        for o in [o for o in a.option_strings if o.startswith('--') and '_' in o]:
+            a.option_strings.append(alias := o.replace('_', '-'))
+            parser._option_string_actions[alias] = a
+    return parser
+
+def parse_command(argv:list[str]) -> tuple:
+    "`(function, keyword arguments)` of `edgeglass COMMAND [options]`."
+    if argv[0] not in COMMANDS: raise ValueError(f'unknown command: {argv[0]}\n{usage()}')
+    fn = COMMANDS[argv[0]]
+    args = vars(_hyphen_aliases(anno_parser(fn, prog=f'edgeglass {argv[0]}')).parse_args(argv[1:]))
+    args.pop('xtra', None); args.pop('pdb', None)
+    return fn, args
 
 def run_command(argv:list[str]):
     "Run `edgeglass COMMAND [options]`; errors are raised (the console entry point turns them into messages)."
     if not argv or argv[0] in ('-h', '--help'): return print(usage())
-    if argv[0] not in COMMANDS: raise ValueError(f'unknown command: {argv[0]}\n{usage()}')
-    fn = COMMANDS[argv[0]]
-    args = vars(anno_parser(fn, prog=f'edgeglass {argv[0]}').parse_args(argv[1:]))
-    args.pop('xtra', None); args.pop('pdb', None)
+    fn, args = parse_command(argv)
     return fn(**args)
 
 def main():

@@ -12,6 +12,7 @@ import datasets
 import numpy as np
 import soundfile as sf
 from PIL import Image
+from fastcore.basics import patch
 from scipy.signal import resample_poly
 
 from .utils import MANIFEST, atomic_dir, atomic_path, atomic_write_text, cache_dir
@@ -19,7 +20,7 @@ from .utils import MANIFEST, atomic_dir, atomic_path, atomic_write_text, cache_d
 # %% auto #0
 __all__ = ['MODALITIES', 'FILE_COLUMNS', 'TEXT_COLUMNS', 'RESERVED', 'MANIFEST_NAMES', 'MEDIA_DIRS', 'PALETTE', 'COLORS',
            'SHAPES', 'CAPTION_TEMPLATES', 'DEMO_VERSION', 'load_image', 'resample_audio', 'load_audio', 'ManifestError',
-           'modalities', 'modality_pairs', 'find_manifest', 'read_records', 'safe_join', 'ManifestReport',
+           'modalities', 'modality_pairs', 'find_manifest', 'read_records', 'safe_join', 'check_file', 'ManifestReport',
            'manifest_report', 'load_manifest', 'write_rows', 'import_coco_captions', 'read_flickr_captions',
            'import_flickr30k', 'import_audiocaps', 'import_clotho', 'question_facts', 'read_shape', 'easy_vqa_labels',
            'demo_caption', 'speak', 'build_demo_data']
@@ -170,6 +171,16 @@ def _has_surrogates(s:str) -> bool:
     "Whether `s` holds lone surrogates: bytes that were not UTF-8 (or a JSON `\\udXXX` escape)."
     return any('\ud800' <= ch <= '\udfff' for ch in s)
 
+def check_file(column:str, # 'image' or 'audio'
+               path:str|Path, # the file
+              ) -> tuple[str, str]:
+    "`('', '')` when the file exists and decodes, else `(reason, message)`: `missing_file`, `bad_image` or `bad_audio`."
+    p = Path(path)
+    if not p.is_file(): return 'missing_file', f'{column} file not found: {p}'
+    try: load_image(p) if column == 'image' else load_audio(p, sampling_rate=None)
+    except (OSError, ValueError) as e: return f'bad_{column}', str(e)
+    return '', ''
+
 def _check_row(rec:dict|str, folder:Path, cols:list, mods:tuple, verify:str) -> tuple[dict|None, str, str]:
     "Check one record: `(row, '', '')` when good, else `(None, reason, message)`."
     if isinstance(rec, str): return None, 'bad_row', rec
@@ -187,10 +198,8 @@ def _check_row(rec:dict|str, folder:Path, cols:list, mods:tuple, verify:str) -> 
         if c not in mods: continue
         try: p = safe_join(folder, rec[c])
         except ValueError as e: return None, 'path_escape', f'{c!r}: {e}'
-        if verify != 'none' and not p.is_file(): return None, 'missing_file', f'{c} file not found: {p}'
-        if verify == 'decode':
-            try: load_image(p) if c == 'image' else load_audio(p, sampling_rate=None)
-            except ValueError as e: return None, f'bad_{c}', str(e)
+        if verify == 'exists' and not p.is_file(): return None, 'missing_file', f'{c} file not found: {p}'
+        if verify == 'decode' and (bad := check_file(c, p))[0]: return None, *bad
         row[c] = str(p)
     for c in TEXT_COLUMNS:
         if c in mods: row[c] = rec[c].strip()
@@ -206,10 +215,43 @@ class ManifestReport:
     kept: int = 0  # rows in the dataset
     skipped: dict = dataclasses.field(default_factory=dict)  # reason -> number of rows skipped
     problems: list = dataclasses.field(default_factory=list)  # the first messages, each `file:line: what`
+    rows: dict = dataclasses.field(default_factory=dict)  # reason -> the manifest lines of the first rows skipped for it
+    lines: list = dataclasses.field(default_factory=list)  # the manifest lines of the kept rows, as runs `[first, last]`
 
     def __str__(self):
         why = ', '.join(f'{n} {r}' for r, n in sorted(self.skipped.items())) or 'none'
         return f'{self.manifest}: kept {self.kept} of {self.total} rows; skipped: {why}'
+
+@patch
+def skip(self:ManifestReport, line:int, # the manifest line of the row
+         reason:str, # a short key that the counts use: 'missing_file', 'bad_image', ...
+         msg:str, # what is wrong
+         keep:int=20, # messages kept (and logged)
+         keep_rows:int=5, # line numbers kept per reason
+        ):
+    "Count one skipped row; keep the first messages and, per reason, the first line numbers."
+    self.skipped[reason] = self.skipped.get(reason, 0) + 1
+    if len(rows := self.rows.setdefault(reason, [])) < keep_rows: rows.append(line)
+    if len(self.problems) < keep:
+        self.problems.append(f'{self.manifest}:{line}: {msg}')
+        _log.warning('skipping %s:%s: %s', self.manifest, line, msg)
+
+@patch
+def line(self:ManifestReport, i:int) -> int:
+    "The manifest line of row `i` of the dataset as `load_manifest` returned it (before any `select`)."
+    if i < 0: raise IndexError(f'i: {i} is not a row number')
+    for first, last in self.lines:
+        if i <= last - first: return first + i
+        i -= last - first + 1
+    raise IndexError('i: beyond the rows kept')
+
+def _runs(lines:list[int]) -> list[list[int]]:
+    "Increasing line numbers as runs `[first, last]` of consecutive ones."
+    runs = []
+    for l in lines:
+        if runs and l == runs[-1][1] + 1: runs[-1][1] = l
+        else: runs.append([l, l])
+    return runs
 
 def manifest_report(ds:datasets.Dataset) -> ManifestReport:
     "The `ManifestReport` that `load_manifest` stored in `ds.info.description`."
@@ -236,13 +278,6 @@ def _check_labels(rows:list, cols:list, path:Path):
             raise ManifestError(f'{path}: label column {c!r} mixes value types {sorted(kinds)}')
 
 # %% ../nbs/05_data.ipynb #dfa40edd
-def _log_skip(report:ManifestReport, where:str, reason:str, msg:str, keep:int=20):
-    "Count one skipped row, keep and log the first `keep` messages."
-    report.skipped[reason] = report.skipped.get(reason, 0) + 1
-    if len(report.problems) < keep:
-        report.problems.append(f'{where}: {msg}')
-        _log.warning('skipping %s: %s', where, msg)
-
 def load_manifest(folder:str|Path, # a dataset folder holding a manifest
                   split:str|None=None, # keep only rows of this split; None keeps all
                   *,
@@ -257,14 +292,14 @@ def load_manifest(folder:str|Path, # a dataset folder holding a manifest
     cols = _columns(recs, path)
     mods = _check_modalities(cols, path)
     recs = _select_split(recs, split, cols, path)
-    report, rows = ManifestReport(str(path), split, total=len(recs)), []
+    report, rows, lines = ManifestReport(str(path), split, total=len(recs)), [], []
     for line, rec in recs:
         row, reason, msg = _check_row(rec, Path(folder), cols, mods, verify)
-        if row is not None: rows.append(row); continue
-        if not skip_bad: raise ManifestError(f'{path}:{line}: {msg} (pass skip_bad=True to skip bad rows)')
-        _log_skip(report, f'{path}:{line}', reason, msg)
+        if row is not None: rows.append(row); lines.append(line); continue
+        if not skip_bad: raise ManifestError(f'{path}:{line}: {msg} (pass --skip-bad, or skip_bad=True, to skip bad rows)')
+        report.skip(line, reason, msg)
     if not rows: raise ManifestError(f'{path}: no usable rows ({report})')
-    report.kept = len(rows)
+    report.kept, report.lines = len(rows), _runs(lines)
     if report.skipped: _log.warning('%s', report)
     _check_labels(rows, cols, path)
     return datasets.Dataset.from_list(rows, info=datasets.DatasetInfo(description=json.dumps(dataclasses.asdict(report))))

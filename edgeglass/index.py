@@ -12,10 +12,15 @@ import numpy as np
 import torch
 
 from .utils import Config, atomic_dir, verify_dir
+from .data import load_manifest
+from .cache import FeatureCache, FeatureDataset, backbone_features, check_modality, read_item
+from .models.alignment import MultimodalAlignmentModel
 
 # %% auto #0
-__all__ = ['FORMAT', 'exact_search', 'recall_at_k', 'mrl_variance_profile', 'prefix_variance_share', 'variance_profile',
-           'synthetic_mrl_embeddings', 'IndexConfig', 'MatryoshkaIndex', 'add', 'search', 'save', 'load']
+__all__ = ['FORMAT', 'IMAGE_EXTS', 'AUDIO_EXTS', 'COLUMN_OF', 'exact_search', 'recall_at_k', 'mrl_variance_profile',
+           'prefix_variance_share', 'variance_profile', 'synthetic_mrl_embeddings', 'IndexConfig', 'MatryoshkaIndex',
+           'add', 'search', 'save', 'load', 'folder_items', 'load_run_model', 'embed_items', 'query_modality',
+           'embed_query', 'index_run', 'search_index']
 
 # %% ../nbs/17_mrl_index.ipynb #28b5ccfa
 def _faiss():
@@ -150,9 +155,9 @@ class MatryoshkaIndex:
                                   nprobe=nprobe, hnsw_m=hnsw_m, ef_construction=ef_construction, ef_search=ef_search)
         if shortlist_dim > x.shape[1]:
             raise ValueError(f'shortlist_dim: {shortlist_dim} is larger than the embedding width D={x.shape[1]} (embeddings shape {x.shape})')
-        self.dim, self.full = x.shape[1], np.empty((0, x.shape[1]), np.float32)
+        self.dim, self.full, self.meta = x.shape[1], np.empty((0, x.shape[1]), np.float32), {}
         self.index = self._new_faiss_index(_prefix(x, shortlist_dim))
-        self.add(x)
+        self._add_unit(x)
 
     def __len__(self): return len(self.full)
     def __repr__(self): return f'MatryoshkaIndex({len(self)} x {self.dim}, {self.config.kind} shortlist at {self.config.shortlist_dim}, k={self.config.shortlist_k})'
@@ -190,12 +195,16 @@ MatryoshkaIndex._new_faiss_index, MatryoshkaIndex._set_search_params = _new_fais
 def add(self, embeddings, # (M, D) more gallery embeddings; their ids are len(self) .. len(self) + M - 1
        ) -> 'MatryoshkaIndex':
     "Append embeddings to the index."
-    x = _unit_rows(embeddings, 'embeddings', self.dim)
+    return self._add_unit(_unit_rows(embeddings, 'embeddings', self.dim))
+
+def _add_unit(self, x:np.ndarray, # (M, D) unit rows, float32, contiguous (kept, not copied)
+             ) -> 'MatryoshkaIndex':
+    "Append already-normalised rows: their prefixes to FAISS, themselves to the full-width store."
     self.index.add(_prefix(x, self.config.shortlist_dim))
     self.full = np.concatenate([self.full, x]) if len(self.full) else x
     return self
 
-MatryoshkaIndex.add = add
+MatryoshkaIndex.add, MatryoshkaIndex._add_unit = add, _add_unit
 
 # %% ../nbs/17_mrl_index.ipynb #583ad881
 def _rerank(self, q:np.ndarray, # (Q, D) unit queries
@@ -232,14 +241,16 @@ MatryoshkaIndex._rerank, MatryoshkaIndex.search = _rerank, search
 FORMAT = 'edgeglass.MatryoshkaIndex/1'
 
 def save(self, path:str|Path, # folder to write (replaced atomically if it exists)
+         meta:dict|None=None, # JSON-ready description of the items (None: `self.meta`)
         ) -> Path:
-    "Write the index, the full-width vectors and the config to a folder, atomically."
+    "Write the index, the full-width vectors, the config and `meta` to a folder, atomically."
     faiss = _faiss()
     with atomic_dir(path, format=FORMAT) as tmp:
         faiss.write_index(self.index, str(tmp / 'shortlist.faiss'))
         with open(tmp / 'embeddings.npy', 'wb') as f: np.save(f, self.full, allow_pickle=False)
+        if meta is not None: self.meta = meta
         (tmp / 'index.json').write_text(json.dumps({'format': FORMAT, 'dim': self.dim, 'count': len(self),
-                                                    'config': self.config.to_dict()}, indent=2))
+                                                    'config': self.config.to_dict(), 'meta': self.meta}, indent=2))
     return Path(path)
 
 MatryoshkaIndex.save = save
@@ -264,7 +275,7 @@ def load(cls, path:str|Path, # a folder written by `save`
     meta = _load_meta(path, verify)
     self = cls.__new__(cls)
     self.config = IndexConfig.from_dict(meta['config'], where=f'{path / "index.json"}: config')
-    self.dim, n, d = meta['dim'], meta['count'], meta['config']['shortlist_dim']
+    self.dim, n, d, self.meta = meta['dim'], meta['count'], meta['config']['shortlist_dim'], meta.get('meta', {})
     self.index = faiss.read_index(str(path / 'shortlist.faiss'))
     if (self.index.d, self.index.ntotal) != (d, n):
         raise ValueError(f'{path / "shortlist.faiss"}: holds {self.index.ntotal} vectors of width {self.index.d}, index.json says {n} of {d}')
@@ -275,3 +286,108 @@ def load(cls, path:str|Path, # a folder written by `save`
     return self
 
 MatryoshkaIndex.load = load
+
+# %% ../nbs/17_mrl_index.ipynb #7ccc6f16
+IMAGE_EXTS = ('.png', '.jpg', '.jpeg', '.webp', '.bmp', '.gif')   # plain-folder files indexed as images
+AUDIO_EXTS = ('.wav', '.flac', '.mp3', '.ogg', '.m4a')            # plain-folder files indexed as audio
+COLUMN_OF = {'vision': 'image', 'text': 'text', 'audio': 'audio'}  # modality -> manifest column
+
+def folder_items(data:str|Path, # a manifest folder, or a folder of image / audio files
+                 modality:str, # 'image' ('vision'), 'text' or 'audio'
+                 split:str|None=None, # manifest split (None: every row)
+                ) -> list[str]:
+    "The items of `modality` in `data`: its manifest column, else every file of that kind under it (sorted)."
+    m, data = check_modality(modality), Path(data)
+    if not data.is_dir(): raise FileNotFoundError(f'data: {data} is not a folder')
+    if (data/'metadata.jsonl').exists() or (data/'metadata.csv').exists():
+        ds = load_manifest(data, split=split, skip_bad=True)
+        if COLUMN_OF[m] not in ds.column_names: raise ValueError(f'modality: the manifest of {data} has no {COLUMN_OF[m]!r} column (it has {ds.column_names})')
+        return list(ds[COLUMN_OF[m]])
+    if m == 'text': raise ValueError(f'modality: text needs a manifest with a text column; {data} has no metadata.jsonl or metadata.csv')
+    if split is not None: raise ValueError(f'split: {split!r} needs a manifest; {data} has none')
+    exts = IMAGE_EXTS if m == 'vision' else AUDIO_EXTS
+    files = sorted(str(p) for p in data.rglob('*') if p.suffix.lower() in exts and p.is_file())
+    if not files: raise ValueError(f'data: no {m} files ({", ".join(exts)}) under {data}')
+    return files
+
+# %% ../nbs/17_mrl_index.ipynb #fffcc2d7
+def load_run_model(run:str|Path, # a run folder from `edgeglass align` (holds model/)
+                  ) -> MultimodalAlignmentModel:
+    "The trained model of a run folder, in eval mode."
+    run = Path(run)
+    if not (run/'model').is_dir(): raise FileNotFoundError(f'run: {run} is not a run folder (no model/ inside); train one with `edgeglass align`')
+    return MultimodalAlignmentModel.from_pretrained(run/'model').eval()
+
+@torch.no_grad()
+def embed_items(model:MultimodalAlignmentModel, # a trained alignment model
+                modality:str, # 'image' ('vision'), 'text' or 'audio'
+                items:list, # file paths, or captions
+                cache:FeatureCache|None=None, # backbone feature cache (None: the user cache folder)
+                batch_size:int=32, # items per backbone and head call
+                progress:bool=True, # tqdm progress bar
+               ) -> tuple[np.ndarray, list[int]]:
+    "Shared-space embeddings `(n, D)` float32 of the readable `items`, and their positions in `items`."
+    m, cache = check_modality(modality), cache or FeatureCache()
+    fds = FeatureDataset(cache, {m: cache.extract(model.eval(), m, items, batch_size, progress, skip_bad=True)})
+    if not len(fds): raise ValueError(f'items: none of the {len(items)} {m} items could be read')
+    head = model.encoder(m)
+    out = [head.project(fds.collate([fds[i] for i in range(s, min(s + batch_size, len(fds)))])[m].to(model.device)).pooled
+           for s in range(0, len(fds), batch_size)]                                    # each (b, D)
+    return torch.cat(out).float().cpu().numpy(), fds.rows
+
+# %% ../nbs/17_mrl_index.ipynb #2db73683
+def query_modality(query, # a caption, or an image / audio file path
+                   modality:str|None=None, # force it: 'image', 'text' or 'audio' (None: from the query)
+                  ) -> str:
+    "The modality of a query: 'vision' for an image file, 'audio' for an audio file, else 'text'."
+    if modality is not None: return check_modality(modality)
+    suffix = Path(str(query)).suffix.lower()
+    if suffix not in IMAGE_EXTS + AUDIO_EXTS: return 'text'
+    if not Path(query).is_file(): raise FileNotFoundError(f'query: {query} is not a file (pass modality="text" for a caption)')
+    return 'vision' if suffix in IMAGE_EXTS else 'audio'
+
+@torch.no_grad()
+def embed_query(model:MultimodalAlignmentModel, # a trained alignment model
+                query, # a caption, or an image / audio file path
+                modality:str|None=None, # as for `query_modality`
+               ) -> np.ndarray:
+    "The shared-space embedding `(1, D)` float32 of one query."
+    m = query_modality(query, modality)
+    head = model.eval().encoder(m)
+    sr = head.config.sampling_rate if m == 'audio' else 16000
+    f = backbone_features(model, m, [read_item(m, query, sr, where='query')], sr)
+    return head.project(f.to(model.device)).pooled.float().cpu().numpy()
+
+# %% ../nbs/17_mrl_index.ipynb #e398cf31
+def index_run(run:str|Path, # a run folder from `edgeglass align`
+              data:str|Path, # a manifest folder, or a folder of image / audio files
+              out:str|Path|None=None, # the index folder (None: RUN/index-<modality>)
+              modality:str='image', # what to index: 'image', 'text' or 'audio'
+              split:str|None=None, # manifest split (None: every row)
+              shortlist_dim:int|None=None, # prefix width searched first (None: the model's smallest MRL width)
+              shortlist_k:int=200, # candidates re-ranked at full width
+              kind:str='flat', # FAISS index on the prefix: 'flat', 'ivf' or 'hnsw'
+              batch_size:int=32, # items per backbone call
+              cache:FeatureCache|None=None, # backbone feature cache (None: the user cache folder)
+              progress:bool=True, # progress bars
+             ) -> Path:
+    "Embed the `modality` items of `data` with a run's model and save a `MatryoshkaIndex` of them; returns its folder."
+    model, m = load_run_model(run), check_modality(modality)
+    items = folder_items(data, m, split)
+    emb, kept = embed_items(model, m, items, cache, batch_size, progress)
+    index = MatryoshkaIndex(emb, shortlist_dim or min(model.config.mrl_dims), shortlist_k, kind=kind)
+    meta = {'run': str(Path(run).resolve()), 'data': str(Path(data).resolve()), 'modality': m, 'split': split,
+            'skipped': len(items) - len(kept), 'items': [items[i] for i in kept]}
+    return index.save(Path(out) if out is not None else Path(run)/f'index-{m}', meta=meta)
+
+def search_index(index_dir:str|Path, # a folder written by `index_run`
+                 query, # a caption, or an image / audio file path
+                 modality:str|None=None, # the query's modality (None: from the query, see `query_modality`)
+                 k:int=10, # results
+                 model:MultimodalAlignmentModel|None=None, # the run's model, if already loaded (None: load it)
+                ) -> list[tuple[float, str]]:
+    "The `k` indexed items nearest to `query`: `[(cosine, item)]`, best first (item: file path, or caption)."
+    index = MatryoshkaIndex.load(index_dir)
+    if 'items' not in index.meta: raise ValueError(f'index_dir: {index_dir} was not written by index_run (index.json has no items)')
+    scores, ids = index.search(embed_query(model or load_run_model(index.meta['run']), query, modality), k)
+    return [(float(s), index.meta['items'][i]) for s, i in zip(scores[0], ids[0]) if i >= 0]

@@ -21,7 +21,7 @@ from .cache import FeatureDataset, RawDataset
 # %% auto #0
 __all__ = ['PRECISIONS', 'RESUME_MAY_CHANGE', 'CHECKPOINTS', 'METRICS', 'TrainConfig', 'EpochSampler', 'flatten_optimizer_state',
            'unflatten_optimizer_state', 'rng_state', 'set_rng_state', 'checkpoint_folders', 'find_checkpoint',
-           'TrainHistory', 'FeaturesForward', 'Trainer', 'launched_on_cpus', 'train_alignment']
+           'TrainHistory', 'FeaturesForward', 'Trainer', 'launched_on_cpus', 'config_diff', 'train_alignment']
 
 # %% ../nbs/15_train.ipynb #7a5b899b
 PRECISIONS = ('no', 'fp16', 'bf16')
@@ -206,6 +206,16 @@ def check_data(self:Trainer):
             unfrozen = [m for m in data.modalities if any(p.requires_grad for p in self.model.encoders[m].backbone.parameters())]
             if unfrozen: raise ValueError(f'{name}: cached features need frozen backbones, but {unfrozen} train theirs '
                                           '(freeze_backbone=False); train from a RawDataset instead')
+            self.check_namespaces(name, data)
+
+@patch
+def check_namespaces(self:Trainer, name:str, data:FeatureDataset):
+    "Raise naming the modality when cached features were extracted by another backbone than this model's."
+    for m, keys in data.keys.items():
+        if not keys: continue
+        have, want = keys[0].split(':')[0], data.cache.namespace(self.model, m)
+        if have != want: raise ValueError(f'{name}: the {m!r} features were extracted by another backbone or preprocessing '
+                                          f'(cache namespace {have}, this model\'s is {want}); extract them with this model')
 
 def launched_on_cpus() -> bool:
     "Several processes (`torchrun`, `accelerate launch`) and no GPU: Accelerate must be told to use CPU DDP (gloo)."
@@ -372,11 +382,18 @@ def gather_rng(self:Trainer) -> tuple[dict, dict]:
     return tensors, meta
 
 @patch
+def model_config(self:Trainer) -> dict|None:
+    "The model's config as a dict (`MultimodalAlignmentConfig` …), None for a model without an edgeglass `Config`."
+    cfg = getattr(self.model, 'config', None)
+    return cfg.to_dict() if isinstance(cfg, Config) else None
+
+@patch
 def checkpoint_state(self:Trainer, opt_meta:dict, rng_meta:dict) -> dict:
     "The JSON part of a checkpoint."
     acc = self.accelerator
     return {'step': self.step, 'epoch': self.epoch, 'batch_in_epoch': self.batch_in_epoch, 'total_steps': self.total_steps,
-            'num_processes': acc.num_processes, 'config': self.config.to_dict(), 'param_names': self.param_names,
+            'num_processes': acc.num_processes, 'config': self.config.to_dict(), 'model_config': self.model_config(),
+            'param_names': self.param_names,
             'scheduler': self.scheduler.state_dict(), 'optimizer': opt_meta, 'rng': rng_meta,
             'scaler': acc.scaler.state_dict() if acc.scaler is not None else None}
 
@@ -397,6 +414,15 @@ def save_checkpoint(self:Trainer) -> Path:
     return folder
 
 # %% ../nbs/15_train.ipynb #9ab2bba3
+def config_diff(old, # a config as a dict (nested dicts allowed)
+                new, # another
+                where:str='', # the dotted path of `old` and `new`
+               ) -> list[str]:
+    "The fields where two config dicts differ, each as `dotted.field=old (now new)`."
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [d for k in dict.fromkeys([*old, *new]) for d in config_diff(old.get(k), new.get(k), f'{where}.{k}' if where else k)]
+    return [] if old == new else [f'{where}={old!r} (now {new!r})']
+
 @patch
 def check_resumable(self:Trainer, state:dict, folder:Path):
     "Raise naming the checkpoint and the field when it cannot continue this run."
@@ -404,6 +430,10 @@ def check_resumable(self:Trainer, state:dict, folder:Path):
     diff = [f'{k}={old.get(k)!r} (now {new[k]!r})' for k in new if k not in RESUME_MAY_CHANGE and old.get(k) != new[k]]
     if diff: raise ValueError(f'{folder}: the run was started with TrainConfig {", ".join(diff)}; resuming needs the same values '
                               '(use another out_dir to train with new ones)')
+    if state.get('model_config') is not None and self.model_config() is not None:
+        if diff := config_diff(state['model_config'], self.model_config()):
+            raise ValueError(f'{folder}: written by another model: {type(self.model.config).__name__} {", ".join(diff[:4])}'
+                             f'{" …" if len(diff) > 4 else ""}; resume with the model the run was started with')
     if state['num_processes'] != self.accelerator.num_processes:
         raise ValueError(f"{folder}: written by {state['num_processes']} process(es), resumed with {self.accelerator.num_processes}; use the same number")
     if state['param_names'] != self.param_names:
@@ -457,7 +487,9 @@ def prepare_out_dir(self:Trainer, resume:bool):
         raise FileExistsError(f'{d}: holds a run already (checkpoints or {METRICS}); pass resume=True to continue it, or use another out_dir')
     if self.is_main:
         d.mkdir(parents=True, exist_ok=True)
-        for tmp in (d/CHECKPOINTS).glob('.*.tmp'): shutil.rmtree(tmp, ignore_errors=True)   # left by a killed writer
+        stale = [f'{CHECKPOINTS}/.*.tmp'] + [f'.{n}.*.tmp' for n in ('model', METRICS, 'train_config.json')]
+        for tmp in (t for pat in stale for t in d.glob(pat)):   # left by a writer that was killed
+            shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
         self.config.save(d/'train_config.json')
     self.accelerator.wait_for_everyone()
 

@@ -1,4 +1,4 @@
-"""`edgeglass align` then `edgeglass eval` on a manifest folder the project has never seen (real offline models)."""
+"""`edgeglass align`, `eval`, `vlm` and `ask` on a manifest folder the project has never seen (real offline models)."""
 import json, os, shutil, subprocess, sys
 from pathlib import Path
 
@@ -24,6 +24,8 @@ def digits_dataset(folder: Path, n: int = 20) -> Path:
         rows.append({"image": f"img/{i}.png", "audio": f"wav/{i}.wav", "text": text, "label": NAMES[d.target[i]],
                      "split": "test" if i >= n - 6 else "train"})
     (folder / "metadata.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    vqa = [{"image": r["image"], "question": "What digit is in the image?", "answer": r["label"], "split": r["split"]} for r in rows]
+    (folder / "vqa.jsonl").write_text("".join(json.dumps(r) + "\n" for r in vqa))
     return folder
 
 @pytest.fixture(scope="module")
@@ -34,17 +36,23 @@ def run(*args, **kw):
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     return subprocess.run([str(EXE), *args], capture_output=True, text=True, timeout=900, env=env, **kw)
 
-def test_align_then_eval_on_unseen_data(data, tmp_path):
-    cfg = tmp_path / "run.yaml"
+@pytest.fixture(scope="module")
+def align_run(data, tmp_path_factory):
+    """A Stage 1 run trained by `edgeglass align` on the digits."""
+    tmp = tmp_path_factory.mktemp("align")
+    cfg = tmp / "run.yaml"
     cfg.write_text("train:\n  epochs: 3\n  batch_size: 4\n  checkpoint_every: 2\n")
-    r = run("align", "--data", str(data), "--out", str(tmp_path / "run"), "--config", str(cfg))
+    r = run("align", "--data", str(data), "--out", str(tmp / "run"), "--config", str(cfg))
     assert r.returncode == 0, r.stderr[-3000:]
+    return tmp / "run"
+
+def test_align_then_eval_on_unseen_data(data, align_run):
     for f in ("config.json", "metrics.jsonl", "model/model.safetensors", "model/config.json"):
-        assert (tmp_path / "run" / f).exists(), f
-    r = run("eval", "--run", str(tmp_path / "run"), "--data", str(data), "--split", "test")
+        assert (align_run / f).exists(), f
+    r = run("eval", "--run", str(align_run), "--data", str(data), "--split", "test")
     assert r.returncode == 0, r.stderr[-3000:]
     assert "image->text" in r.stdout and "audio->image" in r.stdout and "zero-shot label" in r.stdout
-    m = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    m = json.loads((align_run / "metrics.json").read_text())
     assert set(m["retrieval"]) == {"image->text", "text->image", "audio->text", "text->audio", "image->audio", "audio->image"}
     assert list(m["retrieval"]["image->text"]) == ["64", "128", "256", "full"]
     assert 0 <= m["retrieval"]["audio->text"]["full"]["R@1"] <= 1
@@ -59,3 +67,28 @@ def test_clear_errors(data, tmp_path):
     assert r.returncode != 0 and "unknown key(s) ['epoch']" in r.stderr
     r = run("align", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "r"))
     assert r.returncode != 0 and "missing" in r.stderr
+
+def test_vlm_then_ask(data, align_run, tmp_path):
+    """Stage 2 with SmolLM2-135M + LoRA for a few steps, then `ask` answers from the run; bad questions and images fail clearly."""
+    cfg = tmp_path / "vlm.yaml"
+    cfg.write_text("vlm:\n  prefix_pool: 4\n  max_new_tokens: 3\ntrain:\n  max_steps: 3\n  batch_size: 4\n  checkpoint_every: 3\n"
+                   "max_eval_items: 4\nbf16: true\n")
+    out = tmp_path / "vlm"
+    r = run("vlm", "--data", str(data), "--align", str(align_run), "--out", str(out), "--config", str(cfg))
+    assert r.returncode == 0, r.stderr[-3000:]
+    for f in ("model/config.json", "vision/config.json", "metrics.json", "examples.png"):
+        assert (out / f).exists(), f
+    m = json.loads((out / "metrics.json").read_text())["vqa"]
+    assert m["n"] == 4 and 0 <= m["exact_match"] <= 100
+    img = str(data / "img" / "0.png")
+    r = run("ask", "--run", str(out), img, "What digit is in the image?")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.strip() and len(r.stdout.strip().split()) <= 6   # at most max_new_tokens=3 tokens of words
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    for args, says in [((str(tmp_path / "broken.png"), "What digit?"), "broken.png"),
+                       ((str(tmp_path / "none.png"), "What digit?"), "none.png"),
+                       ((img, "   "), "empty question"),
+                       ((img, "why " * 9000), "context")]:
+        r = run("ask", "--run", str(out), *args)
+        assert r.returncode != 0 and says in r.stderr, (says, r.stderr[-2000:])
+        assert "Traceback" not in r.stderr

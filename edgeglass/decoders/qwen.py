@@ -229,6 +229,9 @@ def generate(self:QwenDecoder, input_ids:torch.LongTensor, # (b, n) prompt token
     with torch.no_grad(): embeds, mask, _ = self.join_prefix(input_ids, attention_mask, prefix_embeds, prefix_mask)
     if (mask[:, -1] == 0).any():
         raise ValueError('attention_mask: generate needs left padding (the last position of every row must be a real token)')
+    t = generate_kwargs.get('max_new_tokens') or 0
+    if self.max_positions and mask.shape[1] + t > self.max_positions:
+        raise ValueError(f'max_new_tokens: the prompt ({mask.shape[1]} positions with the prefix) + {t} new tokens exceed the LLM context of {self.max_positions}')
     tok = self.tokenizer
     if tok is not None and self.llm.generation_config.pad_token_id is None: generate_kwargs.setdefault('pad_token_id', tok.pad_token_id)
     return self.llm.generate(inputs_embeds=embeds, attention_mask=mask, **generate_kwargs)

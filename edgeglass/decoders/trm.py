@@ -17,7 +17,7 @@ from ..utils import Config, atomic_dir, load_safetensors, save_safetensors
 
 # %% auto #0
 __all__ = ['rotate_half', 'apply_rotary', 'RotaryEmbedding', 'RMSNorm', 'SwiGLU', 'SelfAttention', 'TokenMLP', 'TRMBlock',
-           'TRMNet', 'TRMConfig', 'TRMStep', 'TRM', 'TRMDecoderOutput', 'TRMDecoder']
+           'TRMNet', 'TRMConfig', 'TRMStep', 'TRM', 'all_right_logit', 'TRMDecoderOutput', 'TRMDecoder']
 
 # %% ../../nbs/12_decoders_trm.ipynb #b7657c11
 def rotate_half(x:torch.Tensor) -> torch.Tensor:
@@ -186,6 +186,7 @@ class TRMStep:
     z:torch.Tensor # latent state (b, n, d), detached
     logits:torch.Tensor # output head on the last y (b, n, v), with gradient
     q:torch.Tensor # halting logit (b,): > 0 means "the answer is right, stop"
+    q_cells:torch.Tensor # per answer position (b, answer_len): > 0 means "this token is right"
 
 # %% ../../nbs/12_decoders_trm.ipynb #8fa475c0
 class TRM(nn.Module):
@@ -225,13 +226,20 @@ def latent_recursion(self:TRM, x:torch.Tensor, # embedded input (b, n, d)
     return y, z
 
 # %% ../../nbs/12_decoders_trm.ipynb #82ae6be8
-@patch
-def halt_logit(self:TRM, y:torch.Tensor, mask=None) -> torch.Tensor:
-    "Halting logit (b,) from y averaged over the real positions."
-    w = torch.ones(y.shape[:2], device=y.device) if mask is None else mask.float()
-    pooled = einsum(y, w, 'b n d, b n -> b d') / w.sum(1, keepdim=True)  # masked mean over n
-    return self.q_head(pooled).squeeze(-1)
+def all_right_logit(q_cells:torch.Tensor, # (b, a) per-position logits of "this token is right"
+                   ) -> torch.Tensor:
+    "Log-odds (b,) that every position is right, positions taken as independent: logit(prod sigmoid(q_i))."
+    log_p = F.logsigmoid(q_cells).sum(-1)                                        # log P(all right) <= 0
+    return log_p - torch.log((-torch.expm1(log_p)).clamp(min=torch.finfo(log_p.dtype).tiny))  # log p - log(1 - p)
 
+@patch
+def halt_logits(self:TRM, y:torch.Tensor, # answer state (b, n, d); the answer sits at the last answer_len positions
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    "Halting logit q (b,) and per-position logits q_cells (b, answer_len)."
+    q_cells = self.q_head(y[:, -self.cfg.answer_len:]).squeeze(-1)  # (b, a, d) -> (b, a)
+    return all_right_logit(q_cells), q_cells
+
+# %% ../../nbs/12_decoders_trm.ipynb #963246b8
 @patch
 def deep_recursion(self:TRM, x:torch.Tensor, # embedded input (b, n, d)
                    y:torch.Tensor, z:torch.Tensor, # states (b, n, d) from `init_state` or the last step
@@ -244,7 +252,7 @@ def deep_recursion(self:TRM, x:torch.Tensor, # embedded input (b, n, d)
     with torch.no_grad():
         for _ in range((T or self.cfg.T) - 1): y, z = self.latent_recursion(x, y, z, n, **ctx)
     y, z = self.latent_recursion(x, y, z, n, **ctx)
-    return TRMStep(y.detach(), z.detach(), self.lm_head(y), self.halt_logit(y, mask))
+    return TRMStep(y.detach(), z.detach(), self.lm_head(y), *self.halt_logits(y))
 
 # %% ../../nbs/12_decoders_trm.ipynb #4b9cd8ce
 @dataclass
@@ -255,8 +263,9 @@ class TRMDecoderOutput:
     q:torch.Tensor # halting logits (b,)
     state:tuple # detached (y, z) to pass as `state` to the next step
     lm_loss:torch.Tensor|None=None # cross-entropy on answer tokens only
-    halt_loss:torch.Tensor|None=None # BCE of q against "the whole answer is right"
+    halt_loss:torch.Tensor|None=None # BCE of each q_cells against "this answer token is right"
     correct:torch.Tensor|None=None # (b,) bool, every answer token right
+    q_cells:torch.Tensor|None=None # (b, answer_len) per-position halting logits; q is their all-right log-odds
 
 # %% ../../nbs/12_decoders_trm.ipynb #85a1db62
 class TRMDecoder(nn.Module):
@@ -309,7 +318,7 @@ def forward(self:TRMDecoder, input_ids:torch.Tensor, # question tokens (b, L)
     x, mask, positions = self.embed_inputs(input_ids, prefix_embeds, attention_mask)
     y, z = state if state is not None else self.trm.init_state(x)
     step = self.trm.deep_recursion(x, y, z, mask=mask, positions=positions)
-    out = TRMDecoderOutput(None, step.logits[:, -self.cfg.answer_len:], step.q, (step.y, step.z))
+    out = TRMDecoderOutput(None, step.logits[:, -self.cfg.answer_len:], step.q, (step.y, step.z), q_cells=step.q_cells)
     return out if labels is None else self.add_loss(out, labels)
 
 @patch
@@ -318,8 +327,9 @@ def add_loss(self:TRMDecoder, out:TRMDecoderOutput, labels:torch.Tensor) -> TRMD
     if labels.shape != out.logits.shape[:2]:
         raise ValueError(f'labels: expected shape {tuple(out.logits.shape[:2])} (batch, answer_len), got {tuple(labels.shape)}')
     out.lm_loss = F.cross_entropy(rearrange(out.logits, 'b a v -> (b a) v'), labels.flatten(), ignore_index=-100)
-    out.correct = ((out.logits.argmax(-1) == labels) | (labels == -100)).all(1)
-    out.halt_loss = F.binary_cross_entropy_with_logits(out.q, out.correct.float())
+    right, real = out.logits.argmax(-1) == labels, labels != -100   # (b, a) each
+    out.correct = (right | ~real).all(1)
+    out.halt_loss = F.binary_cross_entropy_with_logits(out.q_cells[real], right[real].float())
     out.loss = out.lm_loss + self.cfg.halt_weight * out.halt_loss
     return out
 

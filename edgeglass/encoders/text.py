@@ -33,6 +33,7 @@ class TextEncoderConfig(Config):
     tokenizer: str | None = None           # tokenizer name/folder if not the backbone's; 'char' = the built-in character tokenizer
     backbone_config: dict | None = None    # a transformers config dict (with `model_type`): build a random backbone instead of loading
     backbone_seed: int = 0                 # seed of that random backbone
+    trust_remote_code: bool = False        # run model code shipped with a checkpoint; off unless asked
 
     def __post_init__(self):
         if self.pooling not in POOLINGS: raise ValueError(f'TextEncoderConfig.pooling: {self.pooling!r} is not one of {POOLINGS}')
@@ -70,22 +71,26 @@ def is_sentence_transformer(path:str) -> bool:
         return bool(hf_hub_download(path, 'modules.json'))
     except Exception: return False
 
-def load_text_backbone(name:str, tokenizer:str|None=None) -> tuple[nn.Module, object]:
+def load_text_backbone(name:str, # hub id, local folder or offline name
+                       tokenizer:str|None=None, # tokenizer name/folder if not the backbone's
+                       trust_remote_code:bool=False, # run model code shipped with the checkpoint (never by default)
+                      ) -> tuple[nn.Module, object]:
     "A pretrained text backbone and its tokenizer, from a hub id, a local folder or an offline name."
     import transformers
-    path = resolve(name)
+    path, trc = resolve(name), dict(trust_remote_code=trust_remote_code)
     if is_sentence_transformer(path):
         from sentence_transformers import SentenceTransformer
-        st = SentenceTransformer(path, device='cpu')
+        st = SentenceTransformer(path, device='cpu', **trc)
         return st, st.tokenizer
-    model_type = transformers.AutoConfig.from_pretrained(path).model_type
-    model = getattr(transformers, TEXT_TOWERS.get(model_type, 'AutoModel')).from_pretrained(path)
-    return model, load_tokenizer(tokenizer or path)
+    model_type = transformers.AutoConfig.from_pretrained(path, **trc).model_type
+    model = getattr(transformers, TEXT_TOWERS.get(model_type, 'AutoModel')).from_pretrained(path, **trc)
+    return model, load_tokenizer(tokenizer or path, trust_remote_code=trust_remote_code)
 
-def load_tokenizer(name:str, max_length:int=64):
+def load_tokenizer(name:str, max_length:int=64, trust_remote_code:bool=False):
     "`'char'` -> `char_tokenizer()`; anything else through `AutoTokenizer` (after `resolve`)."
     import transformers
-    return char_tokenizer(max_length) if name == 'char' else transformers.AutoTokenizer.from_pretrained(resolve(name))
+    if name == 'char': return char_tokenizer(max_length)
+    return transformers.AutoTokenizer.from_pretrained(resolve(name), trust_remote_code=trust_remote_code)
 
 def text_tower(model:nn.Module) -> nn.Module:
     "The text half of a dual encoder (CLIPModel …); other models unchanged."
@@ -112,10 +117,10 @@ class TextEncoder(Encoder):
         config = config or TextEncoderConfig()
         if backbone is None and config.backbone_config: backbone = random_backbone(config.backbone_config, config.backbone_seed)
         elif backbone is None:
-            backbone, own = load_text_backbone(config.backbone, config.tokenizer)
+            backbone, own = load_text_backbone(config.backbone, config.tokenizer, config.trust_remote_code)
             if tokenizer is None: tokenizer = own
         if tokenizer is None: tokenizer = getattr(backbone, 'tokenizer', None)
-        if tokenizer is None: tokenizer = load_tokenizer(config.tokenizer or config.backbone)
+        if tokenizer is None: tokenizer = load_tokenizer(config.tokenizer or config.backbone, trust_remote_code=config.trust_remote_code)
         backbone = text_tower(backbone)
         super().__init__(backbone, ProjectionHead(token_width(backbone), config.head), config.freeze_backbone)
         self.config, self.tokenizer = config, tokenizer

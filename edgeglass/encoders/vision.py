@@ -31,6 +31,7 @@ class VisionEncoderConfig(Config):
     feature_layer: int = -1            # hidden state used as the sequence (-1: last; LLaVA uses -2)
     backbone_config: dict | None = None  # a transformers config dict (with `model_type`): build a random backbone instead of loading
     backbone_seed: int = 0             # seed of that random backbone, so it is the same on every build
+    trust_remote_code: bool = False    # run model code shipped with a checkpoint; off unless asked
 
     @classmethod
     def tiny(cls, **kw) -> VisionEncoderConfig:
@@ -47,13 +48,15 @@ def is_efficientnet_folder(path:str|Path) -> bool:
     cfg = Path(path)/'config.json'
     return cfg.is_file() and str(json.loads(cfg.read_text()).get('architecture', '')).startswith('efficientnet-lite')
 
-def load_vision_backbone(name:str) -> nn.Module:
+def load_vision_backbone(name:str, # hub id, local folder or offline name
+                         trust_remote_code:bool=False, # run model code shipped with the checkpoint (never by default)
+                        ) -> nn.Module:
     "A pretrained vision backbone from a hub id, a local folder or an offline name."
     import transformers
     path = resolve(name)
     if is_efficientnet_folder(path): return EfficientNetLite.from_pretrained(path)
-    model_type = transformers.AutoConfig.from_pretrained(path).model_type
-    return getattr(transformers, VISION_TOWERS.get(model_type, 'AutoModel')).from_pretrained(path)
+    model_type = transformers.AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code).model_type
+    return getattr(transformers, VISION_TOWERS.get(model_type, 'AutoModel')).from_pretrained(path, trust_remote_code=trust_remote_code)
 
 def vision_tower(model:nn.Module) -> nn.Module:
     "The image half of a dual encoder (CLIPModel, SiglipModel …); other models unchanged."
@@ -79,7 +82,7 @@ class VisionEncoder(Encoder):
         config = config or VisionEncoderConfig()
         if backbone is None:
             backbone = (random_backbone(config.backbone_config, config.backbone_seed) if config.backbone_config
-                        else load_vision_backbone(config.backbone))
+                        else load_vision_backbone(config.backbone, config.trust_remote_code))
         backbone = vision_tower(backbone)
         super().__init__(backbone, ProjectionHead(backbone_width(backbone), config.head), config.freeze_backbone)
         self.config, self.processor = config, None
@@ -132,7 +135,7 @@ def _load_processor(self:VisionEncoder):
     "The image processor saved with the backbone, else `default_image_processor`."
     import transformers
     if self.config.backbone_config is None:
-        try: return transformers.AutoImageProcessor.from_pretrained(resolve(self.config.backbone))
+        try: return transformers.AutoImageProcessor.from_pretrained(resolve(self.config.backbone), trust_remote_code=self.config.trust_remote_code)
         except (OSError, ValueError, KeyError): pass
     return default_image_processor(self.backbone.config)
 

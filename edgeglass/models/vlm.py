@@ -4,7 +4,7 @@
 
 # %% ../../nbs/13_models_vlm.ipynb #5fcf370e
 from __future__ import annotations
-import json
+import json, math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from ..decoders.qwen import QwenDecoder, QwenDecoderConfig
 from ..decoders.trm import TRM, TRMConfig
 
 # %% auto #0
-__all__ = ['QwenVLMConfig', 'build_vqa_batch', 'TRMRefiner', 'RefinedHead', 'QwenVLM']
+__all__ = ['QwenVLMConfig', 'build_vqa_batch', 'TRMRefiner', 'RefinedHead', 'QwenVLM', 'pool_tokens']
 
 # %% ../../nbs/13_models_vlm.ipynb #184b0749
 @dataclass
@@ -29,6 +29,7 @@ class QwenVLMConfig(Config):
     decoder: QwenDecoderConfig = field(default_factory=QwenDecoderConfig) # the causal LM (Qwen2.5-3B-Instruct by default)
     vision_dim: int = 512 # Dv: width of the aligned vision tokens (the Stage 1 head's out_dim)
     num_prefix_tokens: int|None = None # K: number of vision tokens expected (64 Perceiver latents); None: any
+    prefix_pool: int|None = None # average-pool the K vision tokens to this many before the projection (2-D on square grids, 49 -> 16); None: keep K
     proj: str = 'mlp' # 'linear' or 'mlp' (Linear-GELU-Linear, LLaVA-1.5's projector)
     trm: TRMConfig|None = None # refine the LLM's last hidden state with a TRM before the LM head; None: off
     trm_n: int|None = None # latent updates per cycle (None: trm.n)
@@ -42,6 +43,7 @@ class QwenVLMConfig(Config):
         if self.vision_dim < 1: raise err(f'vision_dim must be >= 1, got {self.vision_dim}')
         if self.proj not in ('linear', 'mlp'): raise err(f"proj={self.proj!r} is not 'linear' or 'mlp'")
         if self.num_prefix_tokens is not None and self.num_prefix_tokens < 0: raise err('num_prefix_tokens must be >= 0 or None')
+        if self.prefix_pool is not None and self.prefix_pool < 1: raise err(f'prefix_pool must be >= 1 or None, got {self.prefix_pool}')
         for f in ('trm_n', 'trm_T'):
             if getattr(self, f) is not None and getattr(self, f) < 1: raise err(f'{f} must be >= 1 or None')
 
@@ -151,17 +153,31 @@ class QwenVLM(nn.Module):
         self.base_llm.set_output_embeddings(RefinedHead(self.base_llm.get_output_embeddings(), ref))
 
 # %% ../../nbs/13_models_vlm.ipynb #ab4ef7db
+def pool_tokens(x:torch.Tensor, # (b, k, d) tokens, row-major over a grid when k is a square
+                size:int, # the number of tokens wanted
+               ) -> torch.Tensor:
+    "(b, k, d) -> (b, min(k, size), d) by adaptive average pooling, 2-D over a square grid when `size` is square too."
+    k, g, s = x.shape[1], math.isqrt(x.shape[1]), math.isqrt(size)
+    if k <= size: return x
+    if g * g == k and s * s == size:
+        grid = rearrange(x, 'b (h w) d -> b d h w', h=g)
+        return rearrange(F.adaptive_avg_pool2d(grid, s), 'b d h w -> b (h w) d')
+    return rearrange(F.adaptive_avg_pool1d(rearrange(x, 'b k d -> b d k'), size), 'b d k -> b k d')
+
+# %% ../../nbs/13_models_vlm.ipynb #c33c6d2c
 @patch
 def project(self:QwenVLM, vision_tokens:torch.Tensor, # (b, k, dv) aligned vision tokens
            ) -> torch.Tensor:
-    "(b, k, dv) -> (b, k, h) prefix embeddings, with errors naming the shape at fault."
+    "(b, k, dv) -> (b, k', h) prefix embeddings (k' = min(k, prefix_pool)), with errors naming the shape at fault."
     c = self.config
     if vision_tokens.ndim != 3 or vision_tokens.shape[-1] != c.vision_dim:
         raise ValueError(f'vision_tokens: expected (b, k, {c.vision_dim}) (QwenVLMConfig.vision_dim), got {tuple(vision_tokens.shape)}')
     if c.num_prefix_tokens is not None and vision_tokens.shape[1] not in (c.num_prefix_tokens, 0):
         raise ValueError(f'vision_tokens: expected {c.num_prefix_tokens} tokens (QwenVLMConfig.num_prefix_tokens), got {vision_tokens.shape[1]}')
     w = next(self.vision_proj.parameters())
-    return self.vision_proj(vision_tokens.to(w.device, w.dtype))   # (b, k, dv) -> (b, k, h)
+    vt = vision_tokens.to(w.device, w.dtype)
+    if c.prefix_pool: vt = pool_tokens(vt, c.prefix_pool)         # (b, k, dv) -> (b, k', dv)
+    return self.vision_proj(vt)   # (b, k', dv) -> (b, k', h)
 
 @patch
 def forward(self:QwenVLM, vision_tokens:torch.Tensor, # (b, k, dv); k = 0 for a text-only model
