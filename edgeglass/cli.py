@@ -332,7 +332,7 @@ def ask(image:str, # the image file
        ):
     "Answer one question about one image."
     _required(run=run)
-    print(run_ask(run, image, question))
+    print(run_ask(run, image, question) or '(empty answer: the model ended its reply at once)')
 
 @call_parse
 def index_(run:str=None, # a run folder from `edgeglass align` or `edgeglass demo`; required

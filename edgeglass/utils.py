@@ -143,6 +143,20 @@ def _check_type(value, tp, where):
     return value
 
 # %% ../nbs/00_utils.ipynb #165986fe
+def _merge(default, d:dict) -> dict:
+    "`d` laid over the dict of config `default`, recursing into nested configs (unknown keys are kept, for the error)."
+    out = default.to_dict()
+    for k, v in d.items():
+        cur = getattr(default, k, None)
+        out[k] = _merge(cur, v) if isinstance(cur, Config) and isinstance(v, dict) else v
+    return out
+
+def _over_default(f:dataclasses.Field, value):
+    "A partial dict for a nested config field is completed from the field's default config, not the class defaults."
+    if not isinstance(value, dict): return value
+    default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+    return _merge(default, value) if isinstance(default, Config) else value
+
 class Config:
     "Mixin for config dataclasses: validated `from_dict`, `to_dict`, `save` and `load` (JSON or YAML)."
     def to_dict(self) -> dict:
@@ -158,6 +172,7 @@ class Config:
         unknown = [k for k in d if k not in fields]
         if unknown: raise KeyError(f'{where}: unknown key(s) {unknown}; valid keys: {sorted(fields)}')
         hints = typing.get_type_hints(cls)
+        d = {k: _over_default(fields[k], v) for k, v in d.items()}
         obj = cls(**{k: _check_type(v, hints[k], f'{where}.{k}') for k, v in d.items()})
         return obj
 

@@ -255,4 +255,4 @@ def run_ask(run:str|Path, # a run folder written by `run_vlm`
     cfg = VLMRunConfig.load(run/'config.json')
     vlm = QwenVLM.from_pretrained(run/'model').eval()
     vt = image_tokens(MultimodalAlignmentModel.from_pretrained(run/'vision').eval(), image_path)
-    return vlm.answer(vt if cfg.use_image else vt[:, :0], [question])[0]
+    with autocast(vlm, cfg.bf16): return vlm.answer(vt if cfg.use_image else vt[:, :0], [question])[0]   # as the run was measured
