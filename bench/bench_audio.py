@@ -65,7 +65,7 @@ def timing(backbone:str, n_clips:int, batch_size:int, rounds:int) -> dict:
 def retrieval(backbone:str, n_train:int, n_test:int, epochs:int|None, work:Path) -> dict:
     "Train the audio + text heads on each mode's features (same seed, same text features); audio<->text retrieval."
     from edgeglass.cache import FeatureCache
-    from edgeglass.cli import RunConfig, run_align, run_eval
+    from edgeglass.stage1 import RunConfig, run_align, run_eval
     from edgeglass.models.alignment import MultimodalAlignmentConfig
     data = build_demo_data(n_train=n_train, n_test=n_test)
     base = RunConfig()

@@ -23,7 +23,7 @@ from edgeglass.utils import atomic_write_json
 
 def train_wide_run(out:Path, width:int=512) -> Path:
     "The offline default run on the demo data, its heads `width` wide with MRL widths (width/4, width/2, width)."
-    from edgeglass.cli import RunConfig, run_align
+    from edgeglass.stage1 import RunConfig, run_align
     from edgeglass.data import build_demo_data
     from edgeglass.models.alignment import MultimodalAlignmentConfig
     base = RunConfig()

@@ -18,16 +18,15 @@ from torch.nn.utils.rnn import pad_sequence
 from fastcore.basics import patch
 from tqdm.auto import tqdm
 
-from .utils import Config, atomic_write_json, cache_dir, save_safetensors, sha256_file
+from .utils import Config, MODALITY_OF_COLUMN, atomic_write_json, cache_dir, save_safetensors, sha256_file
 from .data import load_audio, load_image
 from .encoders.base import BackboneFeatures
 
 # %% auto #0
-__all__ = ['VOLATILE_KEYS', 'CACHE_FORMAT', 'MODALITY_OF_COLUMN', 'INDEX', 'ItemFeatures', 'split_features', 'collate',
-           'weights_fingerprint', 'json_identity', 'identity_hash', 'tokenizer_identity', 'preprocess_identity',
-           'backbone_identity', 'check_modality', 'content_key', 'read_item', 'FeatureStore', 'modality_encoder',
-           'backbone_features', 'FeatureCache', 'process_rank', 'FeatureDataset', 'manifest_columns', 'RawDataset',
-           'broadcast_result']
+__all__ = ['VOLATILE_KEYS', 'CACHE_FORMAT', 'INDEX', 'ItemFeatures', 'split_features', 'collate', 'weights_fingerprint',
+           'json_identity', 'identity_hash', 'tokenizer_identity', 'preprocess_identity', 'backbone_identity',
+           'check_modality', 'content_key', 'read_item', 'FeatureStore', 'modality_encoder', 'backbone_features',
+           'FeatureCache', 'process_rank', 'FeatureDataset', 'manifest_columns', 'RawDataset', 'broadcast_result']
 
 # %% ../nbs/14_cache.ipynb #8364e121
 @dataclass
@@ -130,8 +129,6 @@ def backbone_identity(encoder:nn.Module, # a vision, text or audio encoder with 
                           'weights': weights_fingerprint(bb), 'preprocess': preprocess_identity(encoder), **extra})
 
 # %% ../nbs/14_cache.ipynb #e520d91d
-MODALITY_OF_COLUMN = {'image': 'vision', 'vision': 'vision', 'text': 'text', 'audio': 'audio'}  # manifest column -> model modality
-
 def check_modality(modality:str) -> str:
     "The model's name for a modality ('image' is 'vision'); errors name the argument."
     if modality not in MODALITY_OF_COLUMN: raise ValueError(f"modality: {modality!r} is not one of 'vision' ('image'), 'text', 'audio'")

@@ -440,8 +440,7 @@ def import_clotho(captions_csv:str|Path, # a Clotho `clotho_captions_*.csv`
                   audio_dir:str|Path, # the folder of its clips
                   out_dir:str|Path, # the dataset folder to write
                   split:str|None='train', # the split of these rows
-                  link:bool=True, # symlink the clips (else copy)
-                  skip_missing:bool=True, # skip rows whose clip is missing (else raise)
+                  link:bool=True, skip_missing:bool=True, # symlink the clips (else copy); skip rows whose clip is missing (else raise)
                  ) -> Path:
     "Write a manifest folder of audio-caption pairs (five per clip) from a Clotho captions CSV."
     captions_csv = Path(captions_csv)

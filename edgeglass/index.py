@@ -11,16 +11,17 @@ import json, math
 import numpy as np
 import torch
 
-from .utils import Config, atomic_dir, verify_dir
+from .utils import COLUMN_OF_MODALITY, Config, atomic_dir, verify_dir
 from .data import load_manifest
 from .cache import FeatureCache, FeatureDataset, backbone_features, check_modality, read_item
 from .models.alignment import MultimodalAlignmentModel
+from .runs import RunFolder
 
 # %% auto #0
-__all__ = ['FORMAT', 'IMAGE_EXTS', 'AUDIO_EXTS', 'COLUMN_OF', 'exact_search', 'recall_at_k', 'mrl_variance_profile',
-           'prefix_variance_share', 'variance_profile', 'synthetic_mrl_embeddings', 'IndexConfig', 'MatryoshkaIndex',
-           'add', 'search', 'save', 'load', 'folder_items', 'load_run_model', 'embed_items', 'query_modality',
-           'embed_query', 'index_run', 'search_index']
+__all__ = ['FORMAT', 'IMAGE_EXTS', 'AUDIO_EXTS', 'exact_search', 'recall_at_k', 'mrl_variance_profile', 'prefix_variance_share',
+           'variance_profile', 'synthetic_mrl_embeddings', 'IndexConfig', 'MatryoshkaIndex', 'add', 'search', 'save',
+           'load', 'folder_items', 'load_run_model', 'embed_items', 'query_modality', 'embed_query', 'index_run',
+           'search_index']
 
 # %% ../nbs/17_mrl_index.ipynb #28b5ccfa
 def _faiss():
@@ -290,7 +291,6 @@ MatryoshkaIndex.load = load
 # %% ../nbs/17_mrl_index.ipynb #7ccc6f16
 IMAGE_EXTS = ('.png', '.jpg', '.jpeg', '.webp', '.bmp', '.gif')   # plain-folder files indexed as images
 AUDIO_EXTS = ('.wav', '.flac', '.mp3', '.ogg', '.m4a')            # plain-folder files indexed as audio
-COLUMN_OF = {'vision': 'image', 'text': 'text', 'audio': 'audio'}  # modality -> manifest column
 
 def folder_items(data:str|Path, # a manifest folder, or a folder of image / audio files
                  modality:str, # 'image' ('vision'), 'text' or 'audio'
@@ -301,8 +301,9 @@ def folder_items(data:str|Path, # a manifest folder, or a folder of image / audi
     if not data.is_dir(): raise FileNotFoundError(f'data: {data} is not a folder')
     if (data/'metadata.jsonl').exists() or (data/'metadata.csv').exists():
         ds = load_manifest(data, split=split, skip_bad=True)
-        if COLUMN_OF[m] not in ds.column_names: raise ValueError(f'modality: the manifest of {data} has no {COLUMN_OF[m]!r} column (it has {ds.column_names})')
-        return list(ds[COLUMN_OF[m]])
+        col = COLUMN_OF_MODALITY[m]
+        if col not in ds.column_names: raise ValueError(f'modality: the manifest of {data} has no {col!r} column (it has {ds.column_names})')
+        return list(ds[col])
     if m == 'text': raise ValueError(f'modality: text needs a manifest with a text column; {data} has no metadata.jsonl or metadata.csv')
     if split is not None: raise ValueError(f'split: {split!r} needs a manifest; {data} has none')
     exts = IMAGE_EXTS if m == 'vision' else AUDIO_EXTS
@@ -311,12 +312,10 @@ def folder_items(data:str|Path, # a manifest folder, or a folder of image / audi
     return files
 
 # %% ../nbs/17_mrl_index.ipynb #fffcc2d7
-def load_run_model(run:str|Path, # a run folder from `edgeglass align` (holds model/)
+def load_run_model(run:str|Path, # a Stage 1 or Stage 2 run folder
                   ) -> MultimodalAlignmentModel:
-    "The trained model of a run folder, in eval mode."
-    run = Path(run)
-    if not (run/'model').is_dir(): raise FileNotFoundError(f'run: {run} is not a run folder (no model/ inside); train one with `edgeglass align`')
-    return MultimodalAlignmentModel.from_pretrained(run/'model').eval()
+    "The Stage 1 model of a run folder (a Stage 2 run's `vision/`), in eval mode: `RunFolder(run).stage1_model()`."
+    return RunFolder(run).stage1_model()
 
 @torch.no_grad()
 def embed_items(model:MultimodalAlignmentModel, # a trained alignment model

@@ -12,8 +12,9 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['MANIFEST', 'cache_dir', 'atomic_path', 'atomic_write_text', 'atomic_write_json', 'sha256_file', 'write_manifest',
-           'verify_dir', 'atomic_dir', 'Config', 'save_safetensors', 'load_safetensors', 'seed_everything']
+__all__ = ['MANIFEST', 'MODALITIES', 'COLUMN_OF_MODALITY', 'MODALITY_OF_COLUMN', 'INPUT_OF_MODALITY', 'cache_dir', 'atomic_path',
+           'atomic_write_text', 'atomic_write_json', 'sha256_file', 'write_manifest', 'verify_dir', 'atomic_dir',
+           'Config', 'save_safetensors', 'load_safetensors', 'weight_problems', 'load_checked', 'seed_everything']
 
 # %% ../nbs/00_utils.ipynb #14bf2878
 def cache_dir(*parts:str, # sub-folders to join under the cache root
@@ -202,6 +203,11 @@ class Config:
         "A copy with some fields changed (validated)."
         return type(self).from_dict({**self.to_dict(), **kw})
 
+    @classmethod
+    def of(cls, config=None):
+        "`config` as this class: itself, read from a JSON/YAML file (`load`), or the defaults when None."
+        return config if isinstance(config, cls) else cls.load(config) if config else cls()
+
 # %% ../nbs/00_utils.ipynb #91aecc8d
 def save_safetensors(tensors:dict, path:str|Path, metadata:dict|None=None) -> Path:
     "Save a name -> tensor dict as safetensors, atomically (tensors made contiguous, shared storage copied)."
@@ -217,6 +223,40 @@ def load_safetensors(path:str|Path, device:str='cpu') -> dict:
     if not path.exists(): raise FileNotFoundError(f'weights file not found: {path}')
     try: return load_file(str(path), device=device)
     except Exception as e: raise ValueError(f'{path}: not a readable safetensors file ({e})') from e
+
+# %% ../nbs/00_utils.ipynb #8b0a144f
+def weight_problems(sd:dict, # name -> tensor, as read from a file
+                    expected:dict, # name -> tensor the model would receive
+                    strict:bool=True, # names in `expected` missing from `sd` are a problem
+                   ) -> list[str]:
+    "What keeps `sd` from loading into `expected`: missing and unexpected keys, shape mismatches."
+    missing = sorted(set(expected) - set(sd)) if strict else []
+    unexpected = sorted(set(sd) - set(expected))
+    shapes = [f'{k} {tuple(sd[k].shape)} in the file, {tuple(expected[k].shape)} in the model'
+              for k in sorted(set(sd) & set(expected)) if sd[k].shape != expected[k].shape]
+    listed = lambda ks: ', '.join(ks[:4]) + (f' … ({len(ks)} in all)' if len(ks) > 4 else '')
+    found = (('missing keys', listed(missing)), ('unexpected keys', listed(unexpected)), ('shape mismatch', '; '.join(shapes[:4])))
+    return [f'{what}: {text}' for what, text in found if text]
+
+# %% ../nbs/00_utils.ipynb #8f0d90fe
+def load_checked(file:str|Path, # a safetensors file
+                 expected:dict|typing.Callable, # name -> the live tensor that receives it (`module.state_dict()`), or a function of the file's names giving that
+                 strict:bool=True, # every name in `expected` must be in the file
+                ) -> dict:
+    "Copy the tensors of `file` into `expected` after checking names and shapes; raises naming the file and the keys."
+    sd = load_safetensors(file)
+    if callable(expected): expected = expected(set(sd))
+    if problems := weight_problems(sd, expected, strict):
+        raise ValueError(f'{file}: weights do not match the model config ({"; ".join(problems)})')
+    with torch.no_grad():
+        for k, v in sd.items(): expected[k].copy_(v)
+    return sd
+
+# %% ../nbs/00_utils.ipynb #25ae4f5b
+MODALITIES = ('vision', 'text', 'audio')                                    # the model's modalities, in order
+COLUMN_OF_MODALITY = {'vision': 'image', 'text': 'text', 'audio': 'audio'}  # modality -> manifest column (and display name)
+MODALITY_OF_COLUMN = {'image': 'vision', 'vision': 'vision', 'text': 'text', 'audio': 'audio'}  # column (or modality) -> modality
+INPUT_OF_MODALITY = {'vision': 'images', 'text': 'texts', 'audio': 'audio'}  # modality -> `MultimodalAlignmentModel.forward` argument
 
 # %% ../nbs/00_utils.ipynb #f5cdcac2
 def seed_everything(seed:int=0):

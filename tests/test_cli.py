@@ -2,35 +2,15 @@
 import json, os, shutil, subprocess, sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-import soundfile as sf
-from PIL import Image
+
+from edgeglass.testing import digits_manifest
 
 EXE = Path(sys.executable).parent / "edgeglass"
-NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
-
-def digits_dataset(folder: Path, n: int = 20) -> Path:
-    """Handwritten digits (scikit-learn), captions 'the digit N', and the caption spoken by espeak-ng."""
-    from sklearn.datasets import load_digits
-    d = load_digits()
-    (folder / "img").mkdir(parents=True); (folder / "wav").mkdir()
-    rows = []
-    for i in range(n):
-        img = (d.images[i] * 16).clip(0, 255).astype(np.uint8)
-        Image.fromarray(img).resize((64, 64), Image.NEAREST).convert("RGB").save(folder / "img" / f"{i}.png")
-        text = f"the digit {NAMES[d.target[i]]}"
-        subprocess.run(["espeak-ng", "-w", str(folder / "wav" / f"{i}.wav"), text], check=True)
-        rows.append({"image": f"img/{i}.png", "audio": f"wav/{i}.wav", "text": text, "label": NAMES[d.target[i]],
-                     "split": "test" if i >= n - 6 else "train"})
-    (folder / "metadata.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    vqa = [{"image": r["image"], "question": "What digit is in the image?", "answer": r["label"], "split": r["split"]} for r in rows]
-    (folder / "vqa.jsonl").write_text("".join(json.dumps(r) + "\n" for r in vqa))
-    return folder
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    return digits_dataset(tmp_path_factory.mktemp("digits"))
+    return digits_manifest(tmp_path_factory.mktemp("digits") / "data")
 
 def run(*args, **kw):
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
@@ -68,6 +48,14 @@ def test_clear_errors(data, tmp_path):
     r = run("align", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "r"))
     assert r.returncode != 0 and "missing" in r.stderr
 
+def test_run_folders_are_told_apart(data, align_run, tmp_path):
+    """A Stage 1 run cannot answer, an existing run is not trained over, and the errors say what to do, in one line."""
+    r = run("ask", "--run", str(align_run), str(data / "img" / "0.png"), "What digit?")
+    assert r.returncode != 0 and "is a Stage 1 run; train Stage 2 on it with `edgeglass vlm`" in r.stderr, r.stderr[-2000:]
+    r = run("align", "--data", str(data), "--out", str(align_run))
+    assert r.returncode != 0 and "holds a run already" in r.stderr and "--resume" in r.stderr, r.stderr[-2000:]
+    for r in (r,): assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
 def test_vlm_then_ask(data, align_run, tmp_path):
     """Stage 2 with SmolLM2-135M + LoRA for a few steps, then `ask` answers from the run; bad questions and images fail clearly."""
     cfg = tmp_path / "vlm.yaml"
@@ -92,3 +80,6 @@ def test_vlm_then_ask(data, align_run, tmp_path):
         r = run("ask", "--run", str(out), *args)
         assert r.returncode != 0 and says in r.stderr, (says, r.stderr[-2000:])
         assert "Traceback" not in r.stderr
+    r = run("search", "--run", str(out), "--data", str(data), "--k", "2", img)   # a Stage 2 run searches with its Stage 1 model
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.splitlines()[0].split()[1] == img

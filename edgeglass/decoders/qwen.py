@@ -15,7 +15,7 @@ from fastcore.basics import patch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
-from ..utils import Config, atomic_write_json, load_safetensors, save_safetensors
+from ..utils import Config, atomic_write_json, load_checked, save_safetensors
 from ..zoo import resolve
 
 # %% auto #0
@@ -265,14 +265,8 @@ def save_trainable(self:QwenDecoder, path:str|Path) -> Path:
 # %% ../../nbs/11_decoders_qwen.ipynb #48ce902f
 @patch
 def load_trainable(self:QwenDecoder, path:str|Path, strict:bool=True):
-    "Load weights written by `save_trainable`; unknown, missing (when `strict`) or misshapen names raise."
-    sd, own = load_safetensors(path), dict(self.named_parameters())
-    unknown, missing = sorted(set(sd) - set(own)), sorted(set(self.trainable_state_dict()) - set(sd))
-    if unknown or (strict and missing): raise KeyError(f'{path}: unknown weights {unknown[:3]}, missing weights {missing[:3]}')
-    with torch.no_grad():
-        for k, v in sd.items():
-            if v.shape != own[k].shape: raise ValueError(f'{path}: {k} has shape {tuple(v.shape)}, the model has {tuple(own[k].shape)}')
-            own[k].copy_(v)
+    "Load weights written by `save_trainable` through `load_checked`: unknown, missing (when `strict`) or misshapen names raise."
+    load_checked(path, self.trainable_state_dict(), strict)
     return self
 
 # %% ../../nbs/11_decoders_qwen.ipynb #bfd2df24

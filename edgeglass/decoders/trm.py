@@ -13,7 +13,7 @@ from einops import einsum, rearrange
 from fastcore.basics import patch
 from torch import nn
 
-from ..utils import Config, atomic_dir, load_safetensors, save_safetensors
+from ..utils import Config, atomic_dir, load_checked, save_safetensors
 
 # %% auto #0
 __all__ = ['rotate_half', 'apply_rotary', 'RotaryEmbedding', 'RMSNorm', 'SwiGLU', 'SelfAttention', 'TokenMLP', 'TRMBlock',
@@ -335,26 +335,24 @@ def add_loss(self:TRMDecoder, out:TRMDecoderOutput, labels:torch.Tensor) -> TRMD
 
 # %% ../../nbs/12_decoders_trm.ipynb #1f588a0e
 @patch
-def train_step(self:TRMDecoder, opt:torch.optim.Optimizer, # steps once per supervision step
-               input_ids:torch.Tensor, labels:torch.Tensor, # (b, L), (b, answer_len)
-               prefix_embeds=None, attention_mask=None,
-               N_sup:int|None=None, # supervision steps at most; default cfg.N_sup
-               halt:bool=True, # drop items once q > 0
-               explore:float=0.1, # share of items forced to run a random 2..N_sup steps
-              ) -> dict:
-    "Deep supervision on one batch; returns the mean answer loss and the mean steps per item."
+def deep_supervision(self:TRMDecoder, input_ids:torch.Tensor, labels:torch.Tensor, # (b, L), (b, answer_len)
+                     prefix_embeds=None, attention_mask=None,
+                     N_sup:int|None=None, # supervision steps at most; default cfg.N_sup
+                     halt:bool=True, # drop items once q > 0
+                     explore:float=0.1, # share of items forced to run a random 2..N_sup steps
+                    ):
+    "Deep supervision on one batch: yields `(out, steps)` per supervision step for the caller to backward and step; `steps` (b,) counts each item's steps."
     N, b = N_sup or self.cfg.N_sup, len(input_ids)
-    idx, state, losses, steps = torch.arange(b), None, [], torch.zeros(b, dtype=torch.long)
+    idx, state, steps = torch.arange(b), None, torch.zeros(b, dtype=torch.long)
     min_steps = torch.where(torch.rand(b) < explore, torch.randint(2, N + 1, (b,)), 0) if N > 1 else torch.zeros(b)
     pick = lambda t: None if t is None else t[idx.to(t.device)]
     for _ in range(N):
         out = self(pick(input_ids), pick(prefix_embeds), pick(labels), pick(attention_mask), state)
-        opt.zero_grad(); out.loss.backward(); opt.step()
-        losses.append(out.lm_loss.item()); steps[idx] += 1
+        steps[idx] += 1
+        yield out, steps
         keep = ((out.q.detach().cpu() <= 0) | (steps[idx] < min_steps[idx])) if halt else torch.ones(len(idx), dtype=torch.bool)
         if not keep.any(): break
         idx, state = idx[keep], tuple(s[keep.to(s.device)] for s in out.state)
-    return dict(lm_loss=sum(losses) / len(losses), steps=steps.float().mean().item())
 
 # %% ../../nbs/12_decoders_trm.ipynb #3a9163cf
 @patch
@@ -390,7 +388,5 @@ def from_pretrained(cls:TRMDecoder, path:str|Path) -> TRMDecoder:
     "Load a decoder written by `save_pretrained`."
     path = Path(path)
     model = cls(TRMConfig.load(path/'config.json'))
-    missing, unexpected = model.load_state_dict(load_safetensors(path/'model.safetensors'), strict=False)
-    if missing or unexpected:
-        raise ValueError(f'{path/"model.safetensors"}: missing tensors {missing}, unexpected tensors {unexpected}')
+    load_checked(path/'model.safetensors', model.state_dict())
     return model

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from fastcore.basics import patch
 from torch import nn, Tensor
 
-from ..utils import Config, atomic_dir, load_safetensors, save_safetensors
+from ..utils import Config, MODALITIES, INPUT_OF_MODALITY, atomic_dir, load_checked, save_safetensors
 from ..mrl import matryoshka_slices
 from ..losses import AlignmentLossConfig, AlignmentLossOutput, TriModalAlignmentLoss
 from ..fusion import FusionConfig, MultimodalFusion
@@ -22,12 +22,11 @@ from ..encoders.text import TextEncoder, TextEncoderConfig
 from ..encoders.audio import AudioEncoder, AudioEncoderConfig
 
 # %% auto #0
-__all__ = ['MODALITIES', 'INPUT_NAMES', 'FUSED', 'ENCODERS', 'MODEL_FILES', 'MultimodalAlignmentConfig', 'AlignmentModelOutput',
+__all__ = ['INPUT_NAMES', 'FUSED', 'ENCODERS', 'MODEL_FILES', 'MultimodalAlignmentConfig', 'AlignmentModelOutput',
            'MultimodalAlignmentModel']
 
 # %% ../../nbs/10_models_alignment.ipynb #e59c8786
-MODALITIES = ('vision', 'text', 'audio')            # in the order they are run
-INPUT_NAMES = {'vision': 'images', 'text': 'texts', 'audio': 'audio'}  # the `forward` argument of each
+INPUT_NAMES = INPUT_OF_MODALITY                     # the `forward` argument of each modality (`MODALITIES`, in run order, and this table live in `utils`)
 FUSED = 'fused'                                     # the name of the fused embedding in outputs and `pair_weights`
 
 def _clip_perceiver() -> VisionEncoderConfig:
@@ -304,25 +303,18 @@ def save_pretrained(self:MultimodalAlignmentModel, path:str|Path, # the model's 
     return path
 
 # %% ../../nbs/10_models_alignment.ipynb #a122007b
-def _listed(keys, n:int=4) -> str:
-    "The first `n` of `keys`, sorted, and how many there are."
-    keys = sorted(keys)
-    return ', '.join(keys[:n]) + (f' … ({len(keys)} in all)' if len(keys) > n else '')
+@patch
+def expected_weights(self:MultimodalAlignmentModel, names:set[str]) -> dict[str, Tensor]:
+    "The state dict a file with these `names` should fill: all but the backbones the file does not hold."
+    own = self.state_dict()
+    saved = {_backbone_prefix(m) for m in self.encoders if any(k.startswith(_backbone_prefix(m)) for k in names)}
+    frozen = tuple(_backbone_prefix(m) for m in self.encoders if _backbone_prefix(m) not in saved)
+    return {k: v for k, v in own.items() if not k.startswith(frozen)}
 
 @patch
 def load_weights(self:MultimodalAlignmentModel, file:str|Path):
-    "Load a `model.safetensors` written by `save_pretrained`; raise naming the file and the keys that do not fit."
-    sd, own = load_safetensors(file), self.state_dict()
-    saved_bb = tuple(_backbone_prefix(m) for m in self.encoders if any(k.startswith(_backbone_prefix(m)) for k in sd))
-    frozen = tuple(_backbone_prefix(m) for m in self.encoders if _backbone_prefix(m) not in saved_bb)
-    expected = {k for k in own if not k.startswith(frozen)}
-    missing, unexpected = expected - set(sd), set(sd) - set(own)
-    shapes = [f'{k} {tuple(sd[k].shape)} in the file, {tuple(own[k].shape)} in the model'
-              for k in sorted(set(sd) & set(own)) if sd[k].shape != own[k].shape]
-    problems = [f'{what}: {text}' for what, text in (('missing keys', _listed(missing)), ('unexpected keys', _listed(unexpected)),
-                                                     ('shape mismatch', '; '.join(shapes[:4]))) if text]
-    if problems: raise ValueError(f'{file}: weights do not match the model config ({"; ".join(problems)})')
-    self.load_state_dict(sd, strict=False)
+    "Load a `model.safetensors` written by `save_pretrained` through `load_checked`; errors name the file and the keys."
+    load_checked(file, self.expected_weights)
     return self
 
 @patch(cls_method=True)

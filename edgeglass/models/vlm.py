@@ -15,7 +15,7 @@ from einops import rearrange
 from fastcore.basics import patch
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
-from ..utils import Config, atomic_write_json, load_safetensors, save_safetensors
+from ..utils import Config, atomic_write_json, load_checked, save_safetensors
 from ..decoders.qwen import QwenDecoder, QwenDecoderConfig
 from ..decoders.trm import TRM, TRMConfig
 
@@ -239,11 +239,7 @@ def save_pretrained(self:QwenVLM, folder:str|Path) -> Path:
 @patch
 def load_trainable(self:QwenVLM, path:str|Path) -> QwenVLM:
     "Load `trainable.safetensors`; missing, unknown or misshapen weights raise, naming the file."
-    sd, own = load_safetensors(path), self.weights_to_save()
-    bad = sorted(set(sd) ^ set(own)) + [k for k in sd if k in own and sd[k].shape != own[k].shape]
-    if bad: raise ValueError(f'{path}: weights do not fit this QwenVLM (missing, unknown or misshapen: {bad[:4]})')
-    with torch.no_grad():
-        for k, v in sd.items(): own[k].copy_(v)
+    load_checked(path, self.weights_to_save())
     return self
 
 @patch(cls_method=True)
