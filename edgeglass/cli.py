@@ -5,15 +5,14 @@
 # %% ../nbs/18_cli.ipynb #eef48115
 from __future__ import annotations
 import sys, time
-from pathlib import Path
 
 from fastcore.script import call_parse, anno_parser
 
 from .evaluate import format_metrics
 from .runs import RunFolder
 from .index import index_run
-from .stage1 import RunConfig, align_and_eval, run_align, run_demo, run_eval, search_run
-from .stage2 import VLMRunConfig, run_ask, run_vlm
+from .stage1 import align_and_eval, run_demo, run_eval, search_run
+from .stage2 import run_ask, run_vlm
 from .stage2_trm import trm_ask
 
 # %% auto #0

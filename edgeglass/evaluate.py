@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from matplotlib.figure import Figure
 
-from .mrl import check_mrl_dims, matryoshka_slices
+from .mrl import matryoshka_slices
 from .utils import COLUMN_OF_MODALITY, atomic_path
 
 # %% auto #0

@@ -106,12 +106,12 @@ def _check_embeddings(feats:dict, mrl_dims:tuple) -> None:
 class AlignmentLoss(nn.Module):
     "CLIP contrastive loss + Matryoshka terms with a learnable, clamped temperature; negatives from all ranks."
     def __init__(self,
-                 mrl_dims:Iterable[int]=(128, 256, 512), # Matryoshka widths (each <= embedding width); () for none
-                 clip_weight:float=1.0, # weight of the full-width term
-                 mrl_weight:float=1.0, # weight of the summed per-width terms
-                 temperature:float=0.07, # initial temperature (logit scale = 1/temperature)
-                 learnable_temperature:bool=True, # learn log(logit scale)
-                 max_logit_scale:float=100.0, # clamp for the logit scale
+                 mrl_dims:Iterable[int]=AlignmentLossConfig.mrl_dims, # Matryoshka widths (each <= embedding width); () for none
+                 clip_weight:float=AlignmentLossConfig.clip_weight, # weight of the full-width term
+                 mrl_weight:float=AlignmentLossConfig.mrl_weight, # weight of the summed per-width terms
+                 temperature:float=AlignmentLossConfig.temperature, # initial temperature (logit scale = 1/temperature)
+                 learnable_temperature:bool=AlignmentLossConfig.learnable_temperature, # learn log(logit scale)
+                 max_logit_scale:float=AlignmentLossConfig.max_logit_scale, # clamp for the logit scale
                 ):
         super().__init__()
         self.mrl_dims = tuple(sorted(int(d) for d in mrl_dims))
@@ -169,11 +169,11 @@ def _pair_key(p) -> tuple[str, str]:
 class TriModalAlignmentLoss(AlignmentLoss):
     "`AlignmentLoss` over every weighted modality pair present in a dict of embeddings."
     def __init__(self,
-                 pair_weights:dict|None=None, # (modality, modality) or 'a-b' -> weight; default vision-text 1, audio-text 1, vision-audio 0
+                 pair_weights:dict|None=None, # (modality, modality) or 'a-b' -> weight; None: `AlignmentLossConfig`'s (vision-text 1, audio-text 1, vision-audio 0)
                  **kwargs, # `AlignmentLoss` arguments
                 ):
         super().__init__(**kwargs)
-        pw = pair_weights if pair_weights is not None else {('vision', 'text'): 1., ('audio', 'text'): 1., ('vision', 'audio'): 0.}
+        pw = pair_weights if pair_weights is not None else AlignmentLossConfig().pair_weights
         self.pair_weights = {_pair_key(p): float(w) for p, w in pw.items()}
 
     @classmethod

@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from einops import einsum, rearrange, repeat
 from torch import nn
 
@@ -97,13 +96,13 @@ class PerceiverResampler(nn.Module):
     "Flamingo's Perceiver resampler: (B, N, D) tokens with an optional padding mask -> (B, K, D) latents."
     def __init__(self,
                  dim:int, # width of tokens and latents
-                 num_latents:int=64, # learned queries; the output length K
-                 depth:int=2, # attention + feed-forward layers
-                 num_heads:int=8, # attention heads
+                 num_latents:int=PerceiverConfig.num_latents, # learned queries; the output length K
+                 depth:int=PerceiverConfig.depth, # attention + feed-forward layers
+                 num_heads:int=PerceiverConfig.num_heads, # attention heads
                  *,
-                 dim_head:int=64, # width of each head
-                 ff_mult:int=4, # feed-forward expansion
-                 max_seq_len:int|None=None, # learned position embeddings for up to this many tokens
+                 dim_head:int=PerceiverConfig.dim_head, # width of each head
+                 ff_mult:int=PerceiverConfig.ff_mult, # feed-forward expansion
+                 max_seq_len:int|None=PerceiverConfig.max_seq_len, # learned position embeddings for up to this many tokens
                 ):
         super().__init__()
         self.dim, self.num_latents, self.max_seq_len = dim, num_latents, max_seq_len

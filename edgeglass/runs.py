@@ -4,7 +4,7 @@
 
 # %% ../nbs/16a_runs.ipynb #2c864fab
 from __future__ import annotations
-import json, shutil
+import shutil
 from pathlib import Path
 
 from .utils import Config

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import torch
 
-from .utils import Config, MODALITIES, MODALITY_OF_COLUMN, atomic_write_json, seed_everything
+from .utils import MODALITIES, MODALITY_OF_COLUMN, atomic_write_json, seed_everything
 from .data import (FILE_COLUMNS, ManifestError, ManifestReport, build_demo_data, check_file, find_manifest,
                             load_manifest, manifest_report, modalities, read_records)
 from .models.alignment import MultimodalAlignmentConfig, MultimodalAlignmentModel
 from .cache import FeatureCache, FeatureDataset, manifest_columns
-from .train import TrainConfig, launched_on_cpus, refuse_overwrite, train_alignment
+from .train import SplitsConfig, TrainConfig, launched_on_cpus, refuse_overwrite, train_alignment
 from .evaluate import evaluate_embeddings, format_metrics
 from .runs import RunFolder
 from .index import index_run, search_index
@@ -26,21 +26,10 @@ __all__ = ['RunConfig', 'fit_to_data', 'features_for', 'embed', 'features_checke
 
 # %% ../nbs/17a_stage1.ipynb #1e3df8aa
 @dataclass
-class RunConfig(Config):
-    "Everything `edgeglass align` needs besides the data: the model and the schedule."
+class RunConfig(SplitsConfig):
+    "Everything `edgeglass align` needs besides the data: the model and the schedule (and the splits of `SplitsConfig`)."
     model: MultimodalAlignmentConfig = field(default_factory=MultimodalAlignmentConfig.offline)  # encoders, heads, loss
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=12, batch_size=64, lr=2e-3, checkpoint_every=50, log_every=5))  # schedule
-    train_split: str = 'train'          # manifest split to train on
-    eval_split: str | None = 'test'     # split to evaluate on during and after training (None: no evaluation)
-    extract_batch_size: int = 32        # items per backbone call when filling the feature cache
-
-    @classmethod
-    def load(cls, path:str|Path) -> RunConfig:
-        "Read a JSON or YAML run config; every error names the file (a nested config's own checks included)."
-        try: return super().load(path)
-        except (TypeError, ValueError) as e:
-            if str(path) in str(e): raise
-            raise type(e)(f'{path}: {e}') from e
 
     @classmethod
     def tiny(cls, **kw) -> RunConfig:

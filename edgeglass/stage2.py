@@ -11,19 +11,20 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from .utils import Config, atomic_path, atomic_write_json, atomic_write_text, seed_everything
+from .utils import atomic_path, atomic_write_json, atomic_write_text, seed_everything
 from .data import load_image, load_manifest
 from .cache import FeatureCache, collate
 from .models.alignment import MultimodalAlignmentModel
 from .models.vlm import QwenVLM, QwenVLMConfig, build_vqa_batch
 from .decoders.qwen import QwenDecoderConfig
-from .train import Task, Trainer, TrainConfig, refuse_overwrite
+from .train import SplitsConfig, Task, Trainer, TrainConfig, refuse_overwrite
 from .evaluate import caption_metrics, normalize_answer, vqa_metrics
 from .runs import RunFolder
 
 # %% auto #0
 __all__ = ['aligned_vision_tokens', 'image_tokens', 'VQADataset', 'tail_length', 'answer_loss', 'autocast', 'VLMTask', 'predict',
-           'evaluate_vqa', 'examples_figure', 'VLMRunConfig', 'vqa_rows', 'stage1_model', 'run_vlm', 'run_ask']
+           'evaluate_vqa', 'examples_figure', 'Stage2Splits', 'VLMRunConfig', 'vqa_rows', 'stage1_model', 'run_vlm',
+           'run_ask']
 
 # %% ../nbs/17b_stage2.ipynb #468f994d
 @torch.no_grad()
@@ -139,17 +140,18 @@ def _smollm_vlm() -> QwenVLMConfig:
                          system_prompt='Answer in one or two words.', max_new_tokens=6)
 
 @dataclass
-class VLMRunConfig(Config):
-    "Everything `edgeglass vlm` needs besides the data and the Stage 1 run."
+class Stage2Splits(SplitsConfig):
+    "The splits of a Stage 2 run, and how many questions of the evaluation split it measures."
+    max_eval_items: int|None = 200 # questions of the eval split measured, spread evenly over it (None: all)
+
+@dataclass
+class VLMRunConfig(Stage2Splits):
+    "Everything `edgeglass vlm` needs besides the data and the Stage 1 run (and the splits of `Stage2Splits`)."
     vlm: QwenVLMConfig = field(default_factory=_smollm_vlm) # the VLM; vision_dim is taken from the Stage 1 model
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=2, batch_size=16, lr=1e-3, weight_decay=0.0, drop_last=False,
                                                                    checkpoint_every=100, log_every=5))  # schedule
-    train_split: str = 'train' # manifest split to train on
-    eval_split: str|None = 'test' # split to measure after training (None: none)
-    max_eval_items: int|None = 200 # questions of the eval split measured, spread evenly over it (None: all)
     use_image: bool = True # False: the text-only baseline (empty prefix)
     bf16: bool = False # train and answer under bfloat16 autocast (CPU or GPU); on a GPU `train.mixed_precision='bf16'` does the same
-    extract_batch_size: int = 32 # images per backbone call when filling the feature cache
 
     @classmethod
     def tiny(cls, **kw) -> VLMRunConfig:

@@ -10,16 +10,15 @@ from pathlib import Path
 
 import torch
 
-from .utils import Config, atomic_write_json, load_safetensors, seed_everything
+from .utils import atomic_write_json, load_safetensors, seed_everything
 from .train import Task, Trainer, TrainConfig, refuse_overwrite
 from .evaluate import vqa_accuracy, vqa_metrics, references
 from .runs import RunFolder
 from .data import load_manifest
 from .cache import FeatureCache
-from .models.alignment import MultimodalAlignmentModel
 from .models.vlm import pool_tokens
 from .decoders.trm import TRMConfig, TRMDecoder
-from .stage2 import aligned_vision_tokens, image_tokens, VLMRunConfig, run_vlm, vqa_rows, stage1_model
+from .stage2 import aligned_vision_tokens, image_tokens, Stage2Splits, VLMRunConfig, run_vlm, vqa_rows, stage1_model
 
 # %% auto #0
 __all__ = ['WordVocab', 'trm_vqa_batch', 'TRMVQAConfig', 'decoder_config', 'TRMVQADataset', 'TRMTask', 'fit_trm_vqa',
@@ -75,17 +74,13 @@ def _trm_schedule() -> TrainConfig:
                        drop_last=False, log_every=10, checkpoint_every=500)
 
 @dataclass
-class TRMVQAConfig(Config):
-    "A TRMDecoder VQA run besides the data and the Stage 1 run: the decoder, halting, the schedule, the splits."
+class TRMVQAConfig(Stage2Splits):
+    "A TRMDecoder VQA run besides the data and the Stage 1 run: the decoder, halting, the schedule (and the splits of `Stage2Splits`)."
     trm: TRMConfig = field(default_factory=lambda: TRMConfig(dim=64, n_heads=4, expansion=2.0, n=2, T=2, N_sup=3)) # vocab_size, answer_len, prefix_dim, seq_len: from the data
     prefix_pool: int|None = 16 # average-pool the vision tokens to this many (2-D on square grids); None keeps them all
     halt: bool = True # drop items from a batch's later supervision steps once q > 0, in training and at test time
     explore: float = 0.1 # share of the items forced to run a random 2..N_sup steps in training (the TRM code's halt_exploration_prob)
     train: TrainConfig = field(default_factory=_trm_schedule) # the trainer's schedule (a step is one batch, with up to N_sup optimizer steps)
-    train_split: str = 'train' # manifest split to train on
-    eval_split: str|None = 'test' # split to measure after training (None: none)
-    max_eval_items: int|None = 200 # questions of the eval split measured (None: all)
-    extract_batch_size: int = 32 # images per backbone call when filling the feature cache
 
     @classmethod
     def tiny(cls, **kw) -> TRMVQAConfig:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/13a_testing.ipynb #2a46c23f
 from __future__ import annotations
-import json, subprocess
+import subprocess
 from pathlib import Path
 
 import numpy as np

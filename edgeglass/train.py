@@ -4,13 +4,12 @@
 
 # %% ../nbs/15_train.ipynb #8c461081
 from __future__ import annotations
-import dataclasses, json, logging, math, os, random, shutil, warnings
+import json, logging, math, os, random, shutil, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn, Tensor
 from torch.utils.data import DataLoader
 from fastcore.basics import patch
@@ -21,10 +20,10 @@ from .utils import (Config, atomic_dir, atomic_write_json, atomic_write_text, lo
 from .cache import FeatureDataset
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'RESUME_MAY_CHANGE', 'CHECKPOINTS', 'METRICS', 'TrainConfig', 'EpochSampler', 'flatten_optimizer_state',
-           'unflatten_optimizer_state', 'rng_state', 'set_rng_state', 'checkpoint_folders', 'find_checkpoint', 'Task',
-           'AlignmentTask', 'TrainHistory', 'Trainer', 'launched_on_cpus', 'batch_size', 'config_diff',
-           'refuse_overwrite', 'train_alignment']
+__all__ = ['PRECISIONS', 'RESUME_MAY_CHANGE', 'CHECKPOINTS', 'METRICS', 'TrainConfig', 'SplitsConfig', 'EpochSampler',
+           'flatten_optimizer_state', 'unflatten_optimizer_state', 'rng_state', 'set_rng_state', 'checkpoint_folders',
+           'find_checkpoint', 'Task', 'AlignmentTask', 'TrainHistory', 'Trainer', 'launched_on_cpus', 'batch_size',
+           'config_diff', 'refuse_overwrite', 'train_alignment']
 
 # %% ../nbs/15_train.ipynb #7a5b899b
 PRECISIONS = ('no', 'fp16', 'bf16')
@@ -67,6 +66,14 @@ class TrainConfig(Config):
     def tiny(cls, **kw) -> TrainConfig:
         "A few CPU-fast steps: batches of 4, 2 epochs, checkpoints every 3 steps, a record every step."
         return cls(**{**dict(epochs=2, batch_size=4, lr=3e-3, warmup_steps=2, checkpoint_every=3, log_every=1), **kw})
+
+# %% ../nbs/15_train.ipynb #96aaa4e8
+@dataclass
+class SplitsConfig(Config):
+    "The data side of a run config: the splits to train and measure on, and the feature-cache batch; every run config inherits it."
+    train_split: str = 'train'           # manifest split to train on
+    eval_split: str | None = 'test'      # split to evaluate on during and after training (None: no evaluation)
+    extract_batch_size: int = 32         # items per backbone call when filling the feature cache
 
 # %% ../nbs/15_train.ipynb #dcf740ac
 class EpochSampler(torch.utils.data.Sampler):
@@ -167,26 +174,23 @@ class AlignmentTask(Task):
         loss = self.model.forward_features(features).loss
         if loss is None: raise ValueError(f'features: modalities {list(features)} hold no pair with a loss weight; nothing to train')
         return loss
+    def check_data(self, name:str, data):
+        "Raise naming `name` when the data cannot train this model."
+        if not hasattr(data, 'modalities'): raise TypeError(f'{name}: expected a FeatureDataset or RawDataset, got {type(data).__name__}')
+        if missing := [m for m in data.modalities if m not in self.model.encoders]:
+            raise ValueError(f'{name}: modalities {missing} have no encoder in the model (it has {list(self.model.encoders)})')
+        if not isinstance(data, FeatureDataset): return
+        unfrozen = [m for m in data.modalities if any(p.requires_grad for p in self.model.encoders[m].backbone.parameters())]
+        if unfrozen: raise ValueError(f'{name}: cached features need frozen backbones, but {unfrozen} train theirs '
+                                      '(freeze_backbone=False); train from a RawDataset instead')
+        for m, keys in data.keys.items():
+            have, want = (keys[0].split(':')[0] if keys else None), data.cache.namespace(self.model, m)
+            if keys and have != want: raise ValueError(f'{name}: the {m!r} features were extracted by another backbone or preprocessing '
+                                                       f'(cache namespace {have}, this model\'s is {want}); extract them with this model')
     def trainable_state(self) -> dict[str, Tensor]: return self.model.weights_to_save()
     def after_step(self):
         with torch.no_grad(): self.model.loss.clamp_()
     def log_values(self) -> dict: return {'logit_scale': float(self.model.loss.logit_scale.detach())}
-
-# %% ../nbs/15_train.ipynb #fca466e7
-@patch
-def check_data(self:AlignmentTask, name:str, data):
-    "Raise naming `name` when the data cannot train this model."
-    if not hasattr(data, 'modalities'): raise TypeError(f'{name}: expected a FeatureDataset or RawDataset, got {type(data).__name__}')
-    if missing := [m for m in data.modalities if m not in self.model.encoders]:
-        raise ValueError(f'{name}: modalities {missing} have no encoder in the model (it has {list(self.model.encoders)})')
-    if not isinstance(data, FeatureDataset): return
-    unfrozen = [m for m in data.modalities if any(p.requires_grad for p in self.model.encoders[m].backbone.parameters())]
-    if unfrozen: raise ValueError(f'{name}: cached features need frozen backbones, but {unfrozen} train theirs '
-                                  '(freeze_backbone=False); train from a RawDataset instead')
-    for m, keys in data.keys.items():
-        have, want = (keys[0].split(':')[0] if keys else None), data.cache.namespace(self.model, m)
-        if keys and have != want: raise ValueError(f'{name}: the {m!r} features were extracted by another backbone or preprocessing '
-                                                   f'(cache namespace {have}, this model\'s is {want}); extract them with this model')
 
 # %% ../nbs/15_train.ipynb #5152259d
 @dataclass

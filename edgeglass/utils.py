@@ -197,7 +197,10 @@ class Config:
                 d = yaml.safe_load(text)
             else: d = json.loads(text)
         except Exception as e: raise ValueError(f'{path}: not valid {path.suffix[1:] or "JSON"}: {e}') from e
-        return cls.from_dict(d or {}, where=str(path))
+        try: return cls.from_dict(d or {}, where=str(path))
+        except (TypeError, ValueError) as e:   # a nested config's own checks name the field, not the file
+            if str(path) in str(e): raise
+            raise type(e)(f'{path}: {e}') from e
 
     def replace(self, **kw):
         "A copy with some fields changed (validated)."

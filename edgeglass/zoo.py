@@ -4,7 +4,7 @@
 
 # %% ../nbs/00b_zoo.ipynb #27bfc3bd
 from __future__ import annotations
-import fcntl, importlib.metadata, importlib.util, json, os, shutil
+import fcntl, importlib.metadata, importlib.util, os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path

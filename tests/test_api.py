@@ -1,4 +1,4 @@
-"""The public surface of ../shared/API.md, checked from outside the notebooks."""
+"""The public API contract (names, shapes, invariants), checked from outside the notebooks."""
 import importlib, os, subprocess, sys
 import pytest, torch
 

@@ -32,9 +32,11 @@ def page_name(nb: Path | str) -> str:
     return _PAGE_PREFIX.sub('', Path(nb).stem.lower())
 
 def page_names(files: list[Path]) -> list[str]:
-    "Page of each notebook: nbdev's name, or the whole stem where nbdev's names collide (`17_index` vs `index`)."
+    "Page of each notebook, as nbdev names it; two notebooks that would become one page are an error, as on nbdev's site."
     names = [page_name(p) for p in files]
-    return [Path(p).stem.lower() if names.count(n) > 1 and Path(p).stem != n else n for p, n in zip(files, names)]
+    if clash := sorted({n for n in names if names.count(n) > 1}):
+        raise SystemExit(f'notebooks {[p.name for p in files if page_name(p) in clash]} would become the same page {clash}; rename one')
+    return names
 
 def _src(cell) -> str: return ''.join(cell['source']) if isinstance(cell['source'], list) else cell['source']
 

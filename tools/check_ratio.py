@@ -4,7 +4,10 @@ import json, re, sys
 from pathlib import Path
 
 EXPORT = re.compile(r'^#\|\s*export', re.M)
-HIDE_EXPORT_ONLY = re.compile(r'^#\|\s*(hide|default_exp)', re.M)
+
+def _only_imports(body:str) -> bool:
+    "True for an empty cell or one of import lines only."
+    return all(l.startswith(('import ', 'from ', ' ', ')')) or not l.strip() for l in body.splitlines())
 
 def cells(nb:Path):
     "(kind, source) of each code cell; kind is 'export', 'check' or 'other'."
@@ -12,10 +15,9 @@ def cells(nb:Path):
         if c['cell_type'] != 'code': continue
         src = ''.join(c['source'])
         body = '\n'.join(l for l in src.splitlines() if not l.startswith('#|')).strip()
-        if EXPORT.search(src): yield ('imports' if all(l.startswith(('import ', 'from ', ' ', ')')) or not l.strip()
-                                                       for l in body.splitlines()) else 'export'), src
-        elif body and not body.startswith(('import ', 'from ')) and 'nbdev_export' not in body and 'show_doc' not in body: yield 'check', src
-        else: yield 'other', src
+        if EXPORT.search(src): yield ('imports' if _only_imports(body) else 'export'), src
+        elif _only_imports(body) or 'nbdev_export' in body or body.startswith('show_doc'): yield 'other', src
+        else: yield 'check', src
 
 def ratio(nb:Path) -> tuple[int, int]:
     "(exported cells, those followed by a check before the next exported cell)."

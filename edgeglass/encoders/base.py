@@ -9,8 +9,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
-from einops import rearrange, reduce
+from einops import reduce
 from torch import nn, Tensor
 
 from ..utils import Config

@@ -8,7 +8,6 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
 from einops import rearrange
 from torch import nn, Tensor
 

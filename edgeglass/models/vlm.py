@@ -4,7 +4,7 @@
 
 # %% ../../nbs/13_models_vlm.ipynb #5fcf370e
 from __future__ import annotations
-import json, math
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
