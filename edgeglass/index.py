@@ -369,9 +369,10 @@ def index_run(run:str|Path, # a run folder from `edgeglass align`
               batch_size:int=32, # items per backbone call
               cache:FeatureCache|None=None, # backbone feature cache (None: the user cache folder)
               progress:bool=True, # progress bars
+              model:MultimodalAlignmentModel|None=None, # the run's Stage 1 model, if already loaded (None: load it)
              ) -> Path:
     "Embed the `modality` items of `data` with a run's model and save a `MatryoshkaIndex` of them; returns its folder."
-    model, m = load_run_model(run), check_modality(modality)
+    model, m = model or load_run_model(run), check_modality(modality)
     items = folder_items(data, m, split)
     emb, kept = embed_items(model, m, items, cache, batch_size, progress)
     index = MatryoshkaIndex(emb, shortlist_dim or min(model.config.mrl_dims), shortlist_k, kind=kind)

@@ -7,14 +7,14 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from fastcore.basics import patch
+
 from .utils import Config
 from .models.alignment import MultimodalAlignmentModel
 from .models.vlm import QwenVLM
-from .decoders.trm import TRMDecoder
 
 # %% auto #0
-__all__ = ['RUN_KINDS', 'run_kind', 'RunFolder', 'stage1_folder', 'stage1_model', 'copy_stage1', 'need', 'vlm', 'trm', 'config',
-           'index_folder']
+__all__ = ['RUN_KINDS', 'run_kind', 'RunFolder']
 
 # %% ../nbs/16a_runs.ipynb #08653b92
 RUN_KINDS = ('stage1', 'stage2', 'stage2-trm', 'model', 'index')
@@ -40,33 +40,34 @@ class RunFolder:
         self.kind = run_kind(self.path)
         if self.kind is None: raise FileNotFoundError(f'{flag}: {self.path} is not a run folder (no model/ inside); train one with `edgeglass align`')
     def __repr__(self): return f'RunFolder({str(self.path)!r}, kind={self.kind!r})'
-    @property
-    def has_stage2(self) -> bool: return self.kind in ('stage2', 'stage2-trm')
 
 # %% ../nbs/16a_runs.ipynb #64c9659a
+@patch
 def _once(self:RunFolder, key:str, load):
     "`load()` the first time `key` is asked for, the same object after."
     if key not in self._loaded: self._loaded[key] = load()
     return self._loaded[key]
 
+@patch
 def stage1_folder(self:RunFolder) -> Path:
     "The folder of the run's Stage 1 model."
     if self.kind == 'index': raise ValueError(f'{self.flag}: {self.path} is an index folder, not a run; pass the run it was built from')
     return {'stage1': self.path/'model', 'model': self.path}.get(self.kind, self.path/'vision')
 
+@patch
 def stage1_model(self:RunFolder) -> MultimodalAlignmentModel:
     "The run's Stage 1 model, in eval mode (loaded once)."
     return self._once('stage1', lambda: MultimodalAlignmentModel.from_pretrained(self.stage1_folder()).eval())
 
+@patch
 def copy_stage1(self:RunFolder, out:str|Path) -> Path:
     "Copy the Stage 1 model into `out/vision` (kept if already there); returns that folder."
     dest = Path(out)/'vision'
     if not dest.is_dir(): shutil.copytree(self.stage1_folder(), dest)
     return dest
 
-RunFolder._once, RunFolder.stage1_folder, RunFolder.stage1_model, RunFolder.copy_stage1 = _once, stage1_folder, stage1_model, copy_stage1
-
 # %% ../nbs/16a_runs.ipynb #79f840db
+@patch
 def need(self:RunFolder, *kinds:str, what:str='this'):
     "Raise naming the folder and its kind unless it is one of `kinds`."
     if self.kind in kinds: return self
@@ -74,23 +75,19 @@ def need(self:RunFolder, *kinds:str, what:str='this'):
             'model': 'a bare Stage 1 model folder'}.get(self.kind, f'a {self.kind} run')
     raise ValueError(f'{self.flag}: {self.path} is {hint}; {what} needs a {" or ".join(kinds)} run')
 
+@patch
 def vlm(self:RunFolder) -> QwenVLM:
     "The `QwenVLM` of a Stage 2 run, in eval mode (loaded once)."
     self.need('stage2', what='a Stage 2 answer')
     return self._once('vlm', lambda: QwenVLM.from_pretrained(self.path/'model').eval())
 
-def trm(self:RunFolder) -> TRMDecoder:
-    "The `TRMDecoder` of a Stage 2 TRM run, in eval mode (loaded once)."
-    self.need('stage2-trm', what='a TRM answer')
-    return self._once('trm', lambda: TRMDecoder.from_pretrained(self.path/'model').eval())
-
+@patch
 def config(self:RunFolder, cls:type[Config]) -> Config:
     "The run's `config.json` as `cls`; errors name the file."
     if not (f := self.path/'config.json').is_file(): raise FileNotFoundError(f'{f}: not found; {self.path} holds no run config')
     return cls.load(f)
 
+@patch
 def index_folder(self:RunFolder, modality:str) -> Path:
     "Where the run keeps its index of `modality` items ('vision', 'text' or 'audio')."
     return self.path/f'index-{modality}'
-
-RunFolder.need, RunFolder.vlm, RunFolder.trm, RunFolder.config, RunFolder.index_folder = need, vlm, trm, config, index_folder

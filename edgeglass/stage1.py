@@ -228,6 +228,6 @@ def search_run(query:str, # a caption, or an image / audio file
         index = folder.index_folder(MODALITY_OF_COLUMN[modality])
         if not (index/'index.json').is_file():
             if data is None: raise ValueError(f'--data: {run} has no index of {modality} items yet; pass --data DIR to build it')
-            index_run(run, data, index, modality, cache=cache, progress=False)
-        return search_index(index, query, k=k, model=folder.stage1_model())
+            index_run(run, data, index, modality, cache=cache, progress=False, model=folder.stage1_model())
+        return search_index(index, query, k=k, model=folder.stage1_model())   # loaded once, for both
     return search_index(index, query, k=k)
