@@ -21,11 +21,11 @@ from .mrl import matryoshka_slices
 from .utils import COLUMN_OF_MODALITY, atomic_path
 
 # %% auto #0
-__all__ = ['TIE_TOL', 'MODALITY_ORDER', 'ZERO_SHOT_PROMPTS', 'retrieval_ranks', 'retrieval_metrics', 'targets_from_labels',
-           'retrieval_table', 'format_retrieval_table', 'zero_shot_accuracy', 'modality_gap', 'alignment_uniformity',
-           'geometry_table', 'plot_umap', 'plot_recall_vs_width', 'chance_recall', 'zero_shot', 'evaluate_embeddings',
-           'format_metrics', 'normalize_answer', 'vqa_score', 'vqa_accuracy', 'caption_metrics', 'references',
-           'vqa_metrics']
+__all__ = ['TIE_TOL', 'MODALITY_ORDER', 'ZERO_SHOT_PROMPTS', 'LABEL_COLUMNS', 'retrieval_ranks', 'retrieval_metrics',
+           'targets_from_labels', 'retrieval_table', 'format_retrieval_table', 'zero_shot_accuracy', 'modality_gap',
+           'alignment_uniformity', 'geometry_table', 'plot_umap', 'plot_recall_vs_width', 'chance_recall', 'zero_shot',
+           'label_columns', 'row_labels', 'evaluate_embeddings', 'format_metrics', 'normalize_answer', 'vqa_score',
+           'vqa_accuracy', 'caption_metrics', 'references', 'vqa_metrics']
 
 # %% ../nbs/16_evaluate.ipynb #a1461d0d
 def _as_matrix(x, name:str) -> torch.Tensor:
@@ -209,15 +209,22 @@ def retrieval_table(embeddings:Mapping, # modality ('image'|'vision', 'text', 'a
 
 # %% ../nbs/16_evaluate.ipynb #c11bf543
 def format_retrieval_table(table:Mapping, # the output of `retrieval_table`
+                           baselines:Mapping|None=None, # optional name -> a table of the same shape, shown as R@1 / R@10 columns
                           ) -> str:
-    "A fixed-width text table: one row per direction and width; columns R@k (as fractions) and median rank."
+    "A fixed-width text table: one row per direction and width; columns R@k (as fractions), median rank, and each baseline's R@1 and R@10."
     first = next(iter(next(iter(table.values())).values()))
     ks = sorted((k for k in first if k.startswith('R@')), key=lambda k: int(k[2:]))
+    base = {n: t for n, t in (baselines or {}).items() if t}
     head = f'{"direction":<14}{"width":>6}' + ''.join(f'{k:>8}' for k in ks) + f'{"MedR":>8}'
+    head += ''.join(f'  │ {n + " R@1":>10}{"R@10":>6}' for n in base)
     lines = [head, '-' * len(head)]
     for direction, row in table.items():
         for w, m in row.items():
-            lines.append(f'{direction:<14}{w:>6}' + ''.join(f'{m[k]:>8.3f}' for k in ks) + f'{m["median_rank"]:>8.1f}')
+            line = f'{direction:<14}{w:>6}' + ''.join(f'{m[k]:>8.3f}' for k in ks) + f'{m["median_rank"]:>8.1f}'
+            for t in base.values():
+                b = t.get(direction, {}).get(w)
+                line += f'  │ {b["R@1"]:>10.3f}{b["R@10"]:>6.2f}' if b else f'  │ {"-":>10}{"-":>6}'
+            lines.append(line)
     return '\n'.join(lines)
 
 # %% ../nbs/16_evaluate.ipynb #fc7656cb
@@ -394,6 +401,17 @@ def zero_shot(model, # a `MultimodalAlignmentModel` with a text encoder
         out[col]['chance'] = 1 / len(classes)
     return out
 
+# %% ../nbs/16_evaluate.ipynb #8f8559d2
+LABEL_COLUMNS = ('label', 'class', 'category', 'subcategory', 'shape', 'color', 'size')  # content labels, when a manifest has them
+
+def label_columns(ds) -> list[str]:
+    "The columns of `ds` among `LABEL_COLUMNS` (with at least two values): what an item shows, not how it was recorded."
+    return [c for c in LABEL_COLUMNS if c in ds.column_names and len(set(ds[c])) > 1]
+
+def row_labels(ds, columns:list[str]) -> list[tuple]:
+    "One hashable label per row: the tuple of its values in `columns`."
+    return list(zip(*(ds[c] for c in columns)))
+
 # %% ../nbs/16_evaluate.ipynb #ecc73f74
 def evaluate_embeddings(model, # a `MultimodalAlignmentModel`
                         ds, # the split's rows
@@ -401,7 +419,7 @@ def evaluate_embeddings(model, # a `MultimodalAlignmentModel`
                         out_dir:str|Path|None=None, # where to save umap.png and recall_vs_width.png
                         plots:bool=True,
                        ) -> dict:
-    "Retrieval per direction and width, chance, zero-shot accuracy, geometry; plots saved into `out_dir`."
+    "Retrieval per direction and width (by caption, and by labels where `ds` has them), chance, zero-shot accuracy, geometry; plots saved into `out_dir`."
     captions = list(ds['text']) if 'text' in ds.column_names else None
     table = retrieval_table(emb, dims=model.config.mrl_dims, labels=captions)
     metrics = {'retrieval': table,
@@ -409,19 +427,41 @@ def evaluate_embeddings(model, # a `MultimodalAlignmentModel`
                'zero_shot': zero_shot(model, ds, emb),
                'geometry': geometry_table(emb, dims=model.config.mrl_dims),
                'n_items': len(ds)}
+    if cols := label_columns(ds):
+        labels = row_labels(ds, cols)
+        metrics['retrieval_labels'] = retrieval_table(emb, dims=model.config.mrl_dims, labels=labels)
+        metrics['label_columns'] = cols
+        metrics['chance_labels'] = {'R@1': chance_recall(labels, 1), 'R@10': chance_recall(labels, 10)}
     if out_dir is not None and plots:
         out_dir = Path(out_dir)
-        label_col = next((c for c in ('shape', 'label', 'class') if c in ds.column_names), None)
+        label_col = next((c for c in ('shape', 'label', 'class', 'category') if c in ds.column_names), None)
         plot_umap(emb, labels=list(ds[label_col]) if label_col else None, path=out_dir/'umap.png',
                   title='the shared space (test split)')
         plot_recall_vs_width(table, path=out_dir/'recall_vs_width.png')
     return metrics
 
+def _label_lines(metrics:dict) -> list[str]:
+    "Exact-caption against label-aware R@1 / R@10 at full width, with the sentence that tells them apart."
+    cols, lab, ex = metrics['label_columns'], metrics['retrieval_labels'], metrics['retrieval']
+    head = f'{"direction":<14}{"exact R@1":>10}{"R@10":>7}  │ {"label R@1":>10}{"R@10":>7}'
+    lines = ['', f'label-aware retrieval (full width): a hit is any item with the same {", ".join(cols)}', head, '-' * len(head)]
+    for d, row in lab.items():
+        e, l = ex[d]['full'], row['full']
+        lines.append(f'{d:<14}{e["R@1"]:>10.3f}{e["R@10"]:>7.3f}  │ {l["R@1"]:>10.3f}{l["R@10"]:>7.3f}')
+    ch = metrics['chance_labels']
+    lines += [f'chance (same-label hits): R@1 {ch["R@1"]:.3f}   R@10 {ch["R@10"]:.3f}',
+              f'Exact R@1 counts only the identical caption string; label R@1 also counts an item showing the same '
+              f'{", ".join(cols)} described in other words.']
+    return lines
+
 def format_metrics(metrics:dict) -> str:
-    "The retrieval table, the chance level, and zero-shot accuracy as text."
-    lines = [format_retrieval_table(metrics['retrieval'])]
+    "The retrieval table with the probe baselines beside it, chance, label-aware retrieval and zero-shot accuracy as text."
+    lines = [format_retrieval_table(metrics['retrieval'], metrics.get('baselines'))]
     if metrics.get('chance'):
         lines.append(f"chance (same-caption hits): R@1 {metrics['chance']['R@1']:.3f}   R@10 {metrics['chance']['R@10']:.3f}")
+    if metrics.get('baselines'):
+        lines.append('baselines: ' + ', '.join(metrics['baselines']) + ' probes on the same frozen features, same loss (edgeglass.probes)')
+    if metrics.get('retrieval_labels'): lines += _label_lines(metrics)
     for col, accs in metrics.get('zero_shot', {}).items():
         lines.append(f'zero-shot {col:<6} ' + '   '.join(f'{m} {a:.3f}' for m, a in accs.items()))
     return '\n'.join(lines)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/17a_stage1.ipynb #dc41029e
 from __future__ import annotations
-import os
+import json, os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,19 +17,20 @@ from .models.alignment import MultimodalAlignmentConfig, MultimodalAlignmentMode
 from .cache import FeatureCache, FeatureDataset, manifest_columns
 from .train import SplitsConfig, TrainConfig, launched_on_cpus, refuse_overwrite, train_alignment
 from .evaluate import evaluate_embeddings, format_metrics
+from .probes import probe_baselines, summary_features
 from .runs import RunFolder
 from .index import index_run, search_index
 
 # %% auto #0
 __all__ = ['RunConfig', 'fit_to_data', 'features_for', 'embed', 'features_checked', 'skip_summary', 'format_skipped',
-           'manifest_splits', 'run_align', 'run_eval', 'run_demo', 'align_and_eval', 'search_run']
+           'manifest_splits', 'run_align', 'run_baselines', 'run_eval', 'run_demo', 'align_and_eval', 'search_run']
 
 # %% ../nbs/17a_stage1.ipynb #1e3df8aa
 @dataclass
 class RunConfig(SplitsConfig):
     "Everything `edgeglass align` needs besides the data: the model and the schedule (and the splits of `SplitsConfig`)."
     model: MultimodalAlignmentConfig = field(default_factory=MultimodalAlignmentConfig.offline)  # encoders, heads, loss
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=12, batch_size=64, lr=2e-3, checkpoint_every=50, log_every=5))  # schedule
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=30, batch_size=256, lr=2e-3, checkpoint_every=50, log_every=5))  # schedule
 
     @classmethod
     def tiny(cls, **kw) -> RunConfig:
@@ -63,7 +64,7 @@ def embed(model:MultimodalAlignmentModel, fds:FeatureDataset, batch_size:int=256
     out = {}
     for i in range(0, len(fds), batch_size):
         batch = fds.collate([fds[j] for j in range(i, min(i + batch_size, len(fds)))])
-        for m, e in model.forward_features(batch).embeddings.items(): out.setdefault(m, []).append(e.float().cpu())
+        for m, e in model.forward_features(batch, sequences=False).embeddings.items(): out.setdefault(m, []).append(e.float().cpu())
     return {m: torch.cat(v) for m, v in out.items()}
 
 # %% ../nbs/17a_stage1.ipynb #5ba0ffa8
@@ -150,7 +151,30 @@ def run_align(data:str|Path, # a manifest folder
     train_alignment(model, train_f, eval_f, cfg.train, out, resume=resume, progress=progress)
     return out/'model'
 
-# %% ../nbs/17a_stage1.ipynb #5563e681
+# %% ../nbs/17a_stage1.ipynb #7a4fcb56
+def _probe_data(run:Path, data:str|Path, split:str) -> str|Path|None:
+    "The folder whose `split` rows the probes train on: `data` if it has that split, else the run's training data."
+    if split in manifest_splits(data): return data
+    src = json.loads(s.read_text()).get('data') if (s := run/'summary.json').is_file() else None
+    return src if src and Path(src).is_dir() and split in manifest_splits(src) else None
+
+def run_baselines(run:Path, # the run folder
+                  model:MultimodalAlignmentModel, # its Stage 1 model (backbones for the features)
+                  data:str|Path, # the folder being measured
+                  test_f:FeatureDataset, # the measured rows' features
+                  labels:list|None, # the hit rule of the model's table (the captions)
+                  cache:FeatureCache|None=None,
+                  progress:bool=True,
+                 ) -> dict:
+    "`{kind: retrieval_table}` of the probes trained on the run's training rows; `{}` when no training rows are found."
+    cfg = RunConfig.load(run/'config.json') if (run/'config.json').is_file() else RunConfig()
+    if (src := _probe_data(run, data, cfg.train_split)) is None: return {}
+    train_f, _ = features_checked(model, load_manifest(src, split=cfg.train_split, skip_bad=True), cache,
+                                  cfg.extract_batch_size, True, progress)
+    mc = model.config
+    return probe_baselines(summary_features(train_f), summary_features(test_f), mc.loss, mc.dim, mc.mrl_dims, labels=labels)
+
+# %% ../nbs/17a_stage1.ipynb #79ef707f
 def run_eval(run:str|Path, # a run folder written by `run_align`
              data:str|Path, # a manifest folder
              split:str|None='test', # which split to measure (None: every row)
@@ -158,14 +182,18 @@ def run_eval(run:str|Path, # a run folder written by `run_align`
              cache:FeatureCache|None=None, # the feature cache (default: the user cache folder)
              progress:bool=True, # tqdm progress bars
              plots:bool=True, # save umap.png and recall_vs_width.png
+             baselines:bool=True, # train and measure the linear and MLP probes beside the model
             ) -> dict:
-    "Embed the split with the run's model, measure it, write `RUN/metrics.json` (and plots); returns the metrics."
+    "Embed the split with the run's model, measure it and the probes, write `RUN/metrics.json` (and plots); returns the metrics."
     run = Path(run)
     model = RunFolder(run).stage1_model()
     ds = load_manifest(data, split=split, skip_bad=skip_bad)
     fds, report = features_checked(model, ds, cache, 32, skip_bad, progress)
     if fds.skipped: ds = ds.select(fds.rows)
     metrics = evaluate_embeddings(model, ds, embed(model, fds), run, plots)
+    if baselines:
+        captions = list(ds['text']) if 'text' in ds.column_names else None
+        metrics['baselines'] = run_baselines(run, model, data, fds, captions, cache, progress)
     metrics.update(data=str(Path(data).resolve()), split=split)
     if skip_bad:
         summary = skip_summary({str(split): report})

@@ -171,7 +171,7 @@ class Task(nn.Module):
 class AlignmentTask(Task):
     "Stage 1: the heads and contrastive loss of a `MultimodalAlignmentModel` on backbone features."
     def forward(self, features:dict) -> Tensor:
-        loss = self.model.forward_features(features).loss
+        loss = self.model.forward_features(features, sequences=False).loss
         if loss is None: raise ValueError(f'features: modalities {list(features)} hold no pair with a loss weight; nothing to train')
         return loss
     def check_data(self, name:str, data):

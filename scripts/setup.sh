@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 VENV=${EDGEGLASS_VENV:-.venv}
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
-# 1. System packages: espeak-ng and sox (spoken captions), git; python3.11 with venv if missing;
+# 1. System packages: espeak-ng, flite and sox (spoken captions), git; python3.11 with venv if missing;
 #    for the test suite (`setup.sh test`), Chromium and its driver (the docs site is checked in a real browser).
 need=()
 if [ "${1:-}" = "test" ]; then
@@ -15,6 +15,7 @@ if [ "${1:-}" = "test" ]; then
 fi
 command -v espeak-ng >/dev/null || need+=(espeak-ng)
 command -v sox >/dev/null || need+=(sox)
+command -v flite >/dev/null || need+=(flite)   # the second voice of the real datasets (scripts/real_data.py)
 command -v git >/dev/null || need+=(git)
 PY=${PYTHON:-}
 if [ -z "$PY" ]; then

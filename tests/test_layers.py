@@ -8,7 +8,7 @@ LAYERS = {  # module -> layer, as in CONTRIBUTING.md
     "perceiver": 2, "mrl": 2, "losses": 2, "fusion": 2, "data": 2,
     "encoders.base": 3, "encoders.efficientnet": 3, "encoders.vision": 3, "encoders.text": 3, "encoders.audio": 3,
     "models.alignment": 4, "decoders.qwen": 4, "decoders.trm": 4, "models.vlm": 4, "testing": 4,
-    "cache": 5, "train": 5, "evaluate": 5, "runs": 5, "index": 5,
+    "cache": 5, "train": 5, "evaluate": 5, "runs": 5, "index": 5, "probes": 5,
     "stage1": 6, "stage2": 6, "stage2_trm": 6,
     "cli": 7,
 }

@@ -18,8 +18,8 @@ from ..mrl import check_mrl_dims, matryoshka_slices
 from ..fusion import masked_mean
 
 # %% auto #0
-__all__ = ['ADAPTERS', 'BackboneFeatures', 'EncoderOutput', 'VisionEncoderOutput', 'TextEncoderOutput', 'AudioEncoderOutput',
-           'HeadConfig', 'ProjectionHead', 'FrozenBackboneMixin', 'Encoder', 'random_backbone']
+__all__ = ['ADAPTERS', 'VECTOR_ADAPTERS', 'BackboneFeatures', 'EncoderOutput', 'VisionEncoderOutput', 'TextEncoderOutput',
+           'AudioEncoderOutput', 'HeadConfig', 'ProjectionHead', 'FrozenBackboneMixin', 'Encoder', 'random_backbone']
 
 # %% ../../nbs/06_encoders_base.ipynb #77af21bb
 @dataclass
@@ -42,7 +42,7 @@ class BackboneFeatures:
 class EncoderOutput:
     "An encoder's output in the shared width."
     pooled: Tensor                                      # (b, d) raw, not normalised
-    sequence: Tensor                                    # (b, l, d) projected tokens or latents
+    sequence: Tensor | None                             # (b, l, d) projected tokens or latents; None when not asked for
     mrl_embeddings: dict[int, Tensor] = field(default_factory=dict)  # {width: (b, width)}, L2-normalised
     mask: Tensor | None = None                          # (b, l) bool, True = real; None = all real
 
@@ -54,11 +54,12 @@ class TextEncoderOutput(EncoderOutput): "Output of `TextEncoder`."
 class AudioEncoderOutput(EncoderOutput): "Output of `AudioEncoder`."
 
 # %% ../../nbs/06_encoders_base.ipynb #d1b7c38c
-ADAPTERS = ('mlp', 'attention', 'perceiver')
+ADAPTERS = ('linear', 'mlp', 'residual', 'attention', 'perceiver')
+VECTOR_ADAPTERS = ('linear', 'mlp', 'residual')   # these project one summary vector per item
 
 @dataclass
 class HeadConfig(Config):
-    adapter: str = 'mlp'                      # 'mlp' | 'attention' | 'perceiver'
+    adapter: str = 'mlp'                      # 'linear' | 'mlp' | 'residual' (linear + MLP) | 'attention' | 'perceiver'
     out_dim: int = 512                        # shared embedding width D
     mrl_dims: tuple[int, ...] = (128, 256, 512)  # Matryoshka widths, each <= out_dim
     hidden_dim: int | None = None             # MLP hidden width (None: out_dim)
@@ -68,11 +69,15 @@ class HeadConfig(Config):
     dim_head: int = 64                        # Perceiver width per head
     pool: str = 'mean'                        # Perceiver pooled vector: 'mean' of latents | 'attention'
     dropout: float = 0.0                      # dropout inside the MLP
+    input_dropout: float = 0.0                # dropout on the normalised input of the linear map ('linear', 'residual')
+    summary: str = 'pooled'                   # the vector of 'linear'/'mlp'/'residual': 'pooled' (the backbone's, else the token mean) | 'gem'
+    gem_p: float = 3.0                        # the exponent of `summary='gem'` (1: mean; large: max)
     norm_input: bool = True                   # LayerNorm the backbone features first (scales differ by backbone)
 
     def __post_init__(self):
         if self.adapter not in ADAPTERS: raise ValueError(f'HeadConfig.adapter: {self.adapter!r} is not one of {ADAPTERS}')
         if self.pool not in ('mean', 'attention'): raise ValueError(f"HeadConfig.pool: {self.pool!r} is not 'mean' or 'attention'")
+        if self.summary not in ('pooled', 'gem'): raise ValueError(f"HeadConfig.summary: {self.summary!r} is not 'pooled' or 'gem'")
         try: self.mrl_dims = check_mrl_dims(self.mrl_dims, self.out_dim)
         except ValueError as e: raise ValueError(f'HeadConfig.mrl_{e}') from None
 
@@ -92,9 +97,11 @@ class ProjectionHead(nn.Module):
         self.in_dim, self.cfg = in_dim, cfg
         d, h = cfg.out_dim, cfg.hidden_dim or cfg.out_dim
         self.norm = nn.LayerNorm(in_dim) if cfg.norm_input else nn.Identity()
-        if cfg.adapter == 'mlp':
+        if cfg.adapter in ('mlp', 'residual'):
             self.mlp = nn.Sequential(nn.Linear(in_dim, h), nn.GELU(), nn.Dropout(cfg.dropout), nn.Linear(h, d))
-        else: self.proj = nn.Linear(in_dim, d)
+        if cfg.adapter != 'mlp': self.proj = nn.Linear(in_dim, d)
+        if cfg.adapter == 'residual': nn.init.zeros_(self.mlp[-1].weight); nn.init.zeros_(self.mlp[-1].bias)  # starts as `linear`
+        self.input_dropout = nn.Dropout(cfg.input_dropout)
         if cfg.adapter == 'attention' or cfg.pool == 'attention': self.pooling = AttentionPooling(d)
         if cfg.adapter == 'perceiver':
             self.resampler = PerceiverResampler(d, cfg.num_latents, cfg.depth, cfg.num_heads, dim_head=cfg.dim_head)
@@ -113,22 +120,35 @@ class ProjectionHead(nn.Module):
             raise ValueError(f'BackboneFeatures.pooled: expected {(s.shape[0], self.in_dim)}, got {tuple(f.pooled.shape)}')
 
     def summary_vector(self, f:BackboneFeatures) -> Tensor:
-        "The backbone's pooled vector, else the masked mean of its tokens: `(b, d_in)`."
+        "The backbone's pooled vector (else the masked mean of its tokens), or the GeM of its tokens: `(b, d_in)`."
+        if self.cfg.summary == 'gem':                                        # for non-negative (post-ReLU) grids
+            return self.norm(masked_mean(f.sequence.clamp_min(1e-6).pow(self.cfg.gem_p), f.mask).pow(1 / self.cfg.gem_p))
         return self.norm(f.pooled) if f.pooled is not None else masked_mean(self.norm(f.sequence), f.mask)
+
+    def map(self, x:Tensor) -> Tensor:
+        "The summary-vector adapters' map on normalised features `(..., d_in) -> (..., d)`."
+        if self.cfg.adapter == 'mlp': return self.mlp(x)
+        lin = self.proj(self.input_dropout(x))
+        return lin + self.mlp(x) if self.cfg.adapter == 'residual' else lin
 
     def tokens(self, f:BackboneFeatures) -> Tensor:
         "Project every token: `(b, n, d_in) -> (b, n, d)`."
-        return (self.mlp if self.cfg.adapter == 'mlp' else self.proj)(self.norm(f.sequence))
+        x = self.norm(f.sequence)
+        return self.map(x) if self.cfg.adapter in VECTOR_ADAPTERS else self.proj(x)
 
     def pool_latents(self, z:Tensor) -> Tensor:
         "Perceiver latents `(b, k, d)` to one vector `(b, d)`."
         return self.pooling(z) if self.cfg.pool == 'attention' else reduce(z, 'b k d -> b d', 'mean')
 
-    def forward(self, f:BackboneFeatures) -> EncoderOutput:
+    def forward(self, f:BackboneFeatures, sequence:bool=True) -> EncoderOutput:
+        "Pooled vector, MRL embeddings and (unless `sequence=False` for a summary-vector adapter) the projected tokens."
         self.check(f)
+        if self.cfg.adapter in VECTOR_ADAPTERS:                              # tokens are not needed for the pooled vector
+            seq, mask = (self.tokens(f), f.mask) if sequence else (None, None)
+            pooled = self.map(self.summary_vector(f))
+            return EncoderOutput(pooled, seq, matryoshka_slices(pooled, self.cfg.mrl_dims), mask)
         seq, mask = self.tokens(f), f.mask                                   # (b, n, d)
-        if self.cfg.adapter == 'mlp': pooled = self.mlp(self.summary_vector(f))
-        elif self.cfg.adapter == 'attention': pooled = self.pooling(seq, mask)
+        if self.cfg.adapter == 'attention': pooled = self.pooling(seq, mask)
         else:
             seq, mask = self.resampler(seq, mask=mask), None                 # (b, n, d) -> (b, k, d)
             pooled = self.pool_latents(seq)
@@ -176,9 +196,9 @@ class Encoder(FrozenBackboneMixin, nn.Module):
         if self.backbone is None: raise RuntimeError(f'{type(self).__name__}: no backbone loaded; call project(features) instead')
         with self.backbone_context(): return self._extract(*args, **kwargs)
 
-    def project(self, features:BackboneFeatures) -> EncoderOutput:
-        "Run the head only."
-        out = self.head(features)
+    def project(self, features:BackboneFeatures, sequence:bool=True) -> EncoderOutput:
+        "Run the head only (`sequence=False`: skip the token outputs where the pooled vector does not need them)."
+        out = self.head(features, sequence)
         return self.output_cls(**{f.name: getattr(out, f.name) for f in dataclasses.fields(out)})
 
     def forward(self, *args, **kwargs) -> EncoderOutput: return self.project(self.extract(*args, **kwargs))

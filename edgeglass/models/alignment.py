@@ -111,16 +111,28 @@ def tiny(cls:MultimodalAlignmentConfig, **kw) -> MultimodalAlignmentConfig:
     return cls(**{**dict(vision=VisionEncoderConfig.tiny(), text=TextEncoderConfig.tiny(), audio=AudioEncoderConfig.tiny(),
                          loss=AlignmentLossConfig.tiny()), **kw})
 
-@patch(cls_method=True)
-def offline(cls:MultimodalAlignmentConfig, **kw) -> MultimodalAlignmentConfig:
-    "EfficientNet-Lite0 + MiniLM + Whisper tiny.en (all installable offline), width 256, MRL (64, 128, 256)."
+def _offline_heads(adapter:str) -> dict[str, HeadConfig]:
+    "The heads of the offline preset: 'residual' everywhere (the default), or the earlier 'mlp' heads with an audio Perceiver."
     w = dict(out_dim=256, mrl_dims=(64, 128, 256))
+    if adapter == 'residual':
+        h = HeadConfig(adapter='residual', dropout=0.1, input_dropout=0.1, **w)
+        return dict(vision=h.replace(summary='gem'), text=h, audio=h)   # GeM over EfficientNet's grid (non-negative, ReLU6)
+    if adapter == 'mlp':
+        h = HeadConfig(adapter='mlp', dropout=0.1, **w)
+        return dict(vision=h, text=h, audio=HeadConfig(adapter='perceiver', num_latents=16, depth=1, num_heads=4, dim_head=64, **w))
+    raise ValueError(f"MultimodalAlignmentConfig.offline: adapter {adapter!r} is not 'residual' or 'mlp'")
+
+@patch(cls_method=True)
+def offline(cls:MultimodalAlignmentConfig,
+            adapter:str='residual', # 'residual' heads on every summary vector, or 'mlp' (vision, text) + Perceiver (audio)
+            **kw) -> MultimodalAlignmentConfig:
+    "EfficientNet-Lite0 + MiniLM + Whisper tiny.en (all installable offline), width 256, MRL (64, 128, 256)."
+    h = _offline_heads(adapter)
     return cls(**{**dict(
-        vision=VisionEncoderConfig(backbone='efficientnet-lite0', head=HeadConfig(adapter='mlp', dropout=0.1, **w)),
-        text=TextEncoderConfig(backbone='minilm', head=HeadConfig(adapter='mlp', dropout=0.1, **w)),
-        audio=AudioEncoderConfig(backbone='whisper-tiny.en', head=HeadConfig(adapter='perceiver', num_latents=16, depth=1,
-                                                                              num_heads=4, dim_head=64, **w)),
-        loss=AlignmentLossConfig(mrl_dims=w['mrl_dims'])), **kw})
+        vision=VisionEncoderConfig(backbone='efficientnet-lite0', head=h['vision']),
+        text=TextEncoderConfig(backbone='minilm', head=h['text']),
+        audio=AudioEncoderConfig(backbone='whisper-tiny.en', head=h['audio']),
+        loss=AlignmentLossConfig(mrl_dims=h['text'].mrl_dims)), **kw})
 
 # %% ../../nbs/10_models_alignment.ipynb #65569fa5
 @dataclass
@@ -172,9 +184,11 @@ class MultimodalAlignmentModel(nn.Module):
             raise type(e)(f'{arg}: {e}') from e
 
     def forward_features(self, features:dict[str, BackboneFeatures], # modality -> backbone features
+                         sequences:bool=True, # also project every token (False: only where fusion needs them; faster)
                         ) -> AlignmentModelOutput:
         "Heads, fusion and loss on backbone features (fresh from `extract` or from a cache; moved to the model's device)."
-        outs = {m: self.encoders[m].project(f.to(self.device)) for m, f in self.check_features(features).items()}
+        fused = set(self.config.fusion.modalities) if self.fusion else set()
+        outs = {m: self.encoders[m].project(f.to(self.device), sequences or m in fused) for m, f in self.check_features(features).items()}
         emb = {m: o.pooled for m, o in outs.items()}                  # modality -> (b, d)
         if (fused := self.fuse(outs)) is not None: emb[FUSED] = fused
         loss, mrl = self.compute_loss(emb), {m: matryoshka_slices(e, self.config.mrl_dims) for m, e in emb.items()}
