@@ -427,14 +427,14 @@ def evaluate_embeddings(model, # a `MultimodalAlignmentModel`
                'zero_shot': zero_shot(model, ds, emb),
                'geometry': geometry_table(emb, dims=model.config.mrl_dims),
                'n_items': len(ds)}
-    if cols := label_columns(ds):
+    if cols := label_columns(ds):                                   # one table of label columns: `LABEL_COLUMNS`
         labels = row_labels(ds, cols)
         metrics['retrieval_labels'] = retrieval_table(emb, dims=model.config.mrl_dims, labels=labels)
         metrics['label_columns'] = cols
         metrics['chance_labels'] = {'R@1': chance_recall(labels, 1), 'R@10': chance_recall(labels, 10)}
     if out_dir is not None and plots:
         out_dir = Path(out_dir)
-        label_col = next((c for c in ('shape', 'label', 'class', 'category') if c in ds.column_names), None)
+        label_col = next(iter(cols), None)                              # colour the map by the first label column
         plot_umap(emb, labels=list(ds[label_col]) if label_col else None, path=out_dir/'umap.png',
                   title='the shared space (test split)')
         plot_recall_vs_width(table, path=out_dir/'recall_vs_width.png')
