@@ -11,36 +11,36 @@ expected = cfg_keys + "lib_name user branch license status min_python audience l
 for o in expected: assert o in cfg, "missing expected setting: {}".format(o)
 setup_cfg = {o:cfg[o] for o in cfg_keys}
 
-licenses = {
-    'apache2': ('Apache Software License 2.0','OSI Approved :: Apache Software License'),
-    'mit': ('MIT License', 'OSI Approved :: MIT License'),
-}
+# SPDX licence expressions (PEP 639); the licence text ships as LICENSE
+spdx = {'apache2': 'Apache-2.0', 'mit': 'MIT'}
 statuses = [ '1 - Planning', '2 - Pre-Alpha', '3 - Alpha',
     '4 - Beta', '5 - Production/Stable', '6 - Mature', '7 - Inactive' ]
 py_versions = '3.9 3.10 3.11 3.12 3.13'.split()
 
 def reqs(key): return shlex.split(cfg.get(key, '').replace('\n', ' '))
 requirements = reqs('requirements')
-offline_requirements = reqs('offline_requirements')
-dev_requirements = reqs('dev_requirements')
-lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
+# one extra per command family; `offline` is whole (every command runs with only it), `dev` is what the tests need
+extras = {k: reqs(f'{k}_requirements') for k in ('search', 'vlm', 'serve', 'docs', 'offline', 'dev')}
+extras['offline'] += extras['search'] + extras['vlm']
+extras['dev'] += extras['search'] + extras['vlm'] + extras['docs']
+extras['all'] = sorted(set(sum(extras.values(), [])))
 min_python = cfg['min_python']
 console_scripts = cfg.get('console_scripts', '').split()
 
 setuptools.setup(
     name = cfg['lib_name'],
-    license = lic[0],
+    license_expression = spdx.get(cfg['license'].lower(), cfg['license']),
+    license_files = ['LICENSE'],
     classifiers = [
         'Development Status :: ' + statuses[int(cfg['status'])],
         'Intended Audience :: ' + cfg['audience'].title(),
         'Natural Language :: ' + cfg['language'].title(),
-    ] + ['Programming Language :: Python :: '+o for o in py_versions[py_versions.index(min_python):]] + (['License :: ' + lic[1] ] if lic[1] else []),
+    ] + ['Programming Language :: Python :: '+o for o in py_versions[py_versions.index(min_python):]],
     url = cfg['git_url'],
     packages = setuptools.find_packages(include=['edgeglass', 'edgeglass.*']),
     include_package_data = True,
     install_requires = requirements,
-    extras_require={'offline': offline_requirements, 'dev': dev_requirements,
-                    'all': offline_requirements + dev_requirements + ['faiss-cpu', 'sacrebleu', 'tensorboard']},
+    extras_require = extras,
     dependency_links = cfg.get('dep_links','').split(),
     python_requires  = '>=' + cfg['min_python'],
     long_description = open('README.md', encoding='utf-8').read(),

@@ -19,7 +19,7 @@ from fastcore.basics import patch
 from tqdm.auto import tqdm
 
 from .utils import Config, MODALITY_OF_COLUMN, atomic_write_json, cache_dir, save_safetensors, sha256_file
-from .data import load_audio, load_image
+from .data import file_exists, file_sha256, load_audio, load_image
 from .encoders.base import BackboneFeatures
 
 # %% auto #0
@@ -140,18 +140,18 @@ def _check_text(item, where:str) -> str:
     return item
 
 def content_key(modality:str, # 'vision', 'text' or 'audio'
-                item, # a file path, or the caption itself
+                item, # a file path (or tar member reference), or the caption itself
                 where:str='item', # how errors refer to the item
                ) -> str:
     "32 hex digits of SHA-256 over the file's bytes or the caption's text."
     if check_modality(modality) == 'text':
         return hashlib.sha256(b'text\0' + _check_text(item, where).encode('utf-8', 'surrogatepass')).hexdigest()[:32]
     if not isinstance(item, (str, os.PathLike)): raise TypeError(f'{where}: expected a file path, got {type(item).__name__}')
-    if not Path(item).is_file(): raise FileNotFoundError(f'{where}: {modality} file not found: {item}')
-    return sha256_file(item)[:32]
+    if not file_exists(item): raise FileNotFoundError(f'{where}: {modality} file not found: {item}')
+    return file_sha256(item)[:32]
 
 def read_item(modality:str, # 'vision', 'text' or 'audio'
-              item, # a file path, or the caption itself
+              item, # a file path (or tar member reference), or the caption itself
               sampling_rate:int=16000, # audio is resampled to this rate
               where:str='item', # how errors refer to the item
              ):

