@@ -21,8 +21,8 @@ def reqs(key): return shlex.split(cfg.get(key, '').replace('\n', ' '))
 requirements = reqs('requirements')
 # one extra per command family; `offline` is whole (every command runs with only it), `dev` is what the tests need
 extras = {k: reqs(f'{k}_requirements') for k in ('search', 'vlm', 'serve', 'docs', 'offline', 'dev')}
-extras['offline'] += extras['search'] + extras['vlm']
-extras['dev'] += extras['search'] + extras['vlm'] + extras['docs']
+extras['offline'] += extras['search'] + extras['vlm'] + extras['serve']
+extras['dev'] += extras['search'] + extras['vlm'] + extras['serve'] + extras['docs']
 extras['all'] = sorted(set(sum(extras.values(), [])))
 min_python = cfg['min_python']
 console_scripts = cfg.get('console_scripts', '').split()

@@ -202,12 +202,12 @@ def run_vlm(data:str|Path, # a manifest folder with `vqa.jsonl` (image, question
     return out
 
 # %% ../nbs/17b_stage2.ipynb #4d604495
-def run_ask(run:str|Path, # a run folder written by `run_vlm`
+def run_ask(run:str|Path|RunFolder, # a run folder written by `run_vlm` (or its `RunFolder`, whose models stay loaded)
             image_path:str|Path, # the image to ask about
             question:str, # the question
            ) -> str:
     "Answer one question about one image with a trained run."
-    folder = RunFolder(run, '--run').need('stage2', what='a Stage 2 answer')
+    folder = (run if isinstance(run, RunFolder) else RunFolder(run, '--run')).need('stage2', what='a Stage 2 answer')
     if not isinstance(question, str) or not question.strip(): raise ValueError('question: empty question')
     cfg, vlm = folder.config(VLMRunConfig), folder.vlm()
     vt = image_tokens(folder.stage1_model(), image_path)

@@ -216,15 +216,15 @@ def run_trm_vqa(data:str|Path, # a manifest folder with `vqa.jsonl` (image, ques
     return Path(out)
 
 # %% ../nbs/17c_stage2_trm.ipynb #b5a4ded4
-def trm_ask(run:str|Path, # a run folder written by `run_trm_vqa`
+def trm_ask(run:str|Path|RunFolder, # a run folder written by `run_trm_vqa` (or its `RunFolder`, whose models stay loaded)
             image_path:str|Path, # the image to ask about
             question:str, # the question
            ) -> str:
     "Answer one question about one image with a trained TRM run (with halting)."
     if not isinstance(question, str) or not question.strip(): raise ValueError('question: empty question')
-    folder = RunFolder(run, '--run').need('stage2-trm', what='a TRM answer')
+    folder = (run if isinstance(run, RunFolder) else RunFolder(run, '--run')).need('stage2-trm', what='a TRM answer')
     cfg = folder.config(TRMVQAConfig)
-    model, vocab = load_trm_vqa(run)
+    model, vocab = folder._once('trm', lambda: load_trm_vqa(folder.path))
     vt = image_tokens(folder.stage1_model(), image_path)[0]   # (k, dv)
     row = dict(image=str(image_path), question=question)
     return predict_trm_vqa(model, [row], {str(image_path): vt}, vocab, cfg.prefix_pool, halt=cfg.halt)[0][0]

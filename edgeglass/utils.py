@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_utils.ipynb #c168d14c
 from __future__ import annotations
-import dataclasses, hashlib, json, os, random, shutil, tempfile, types, typing
+import dataclasses, hashlib, json, os, random, shutil, sys, tempfile, types, typing
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -14,7 +14,8 @@ import torch
 # %% auto #0
 __all__ = ['MANIFEST', 'MODALITIES', 'COLUMN_OF_MODALITY', 'MODALITY_OF_COLUMN', 'INPUT_OF_MODALITY', 'cache_dir', 'atomic_path',
            'atomic_write_text', 'atomic_write_json', 'sha256_file', 'write_manifest', 'verify_dir', 'atomic_dir',
-           'Config', 'save_safetensors', 'load_safetensors', 'weight_problems', 'load_checked', 'seed_everything']
+           'Config', 'save_safetensors', 'load_safetensors', 'weight_problems', 'load_checked', 'no_bitsandbytes',
+           'seed_everything']
 
 # %% ../nbs/00_utils.ipynb #14bf2878
 def cache_dir(*parts:str, # sub-folders to join under the cache root
@@ -260,6 +261,16 @@ MODALITIES = ('vision', 'text', 'audio')                                    # th
 COLUMN_OF_MODALITY = {'vision': 'image', 'text': 'text', 'audio': 'audio'}  # modality -> manifest column (and display name)
 MODALITY_OF_COLUMN = {'image': 'vision', 'vision': 'vision', 'text': 'text', 'audio': 'audio'}  # column (or modality) -> modality
 INPUT_OF_MODALITY = {'vision': 'images', 'text': 'texts', 'audio': 'audio'}  # modality -> `MultimodalAlignmentModel.forward` argument
+
+# %% ../nbs/00_utils.ipynb #04c45351
+@contextmanager
+def no_bitsandbytes():
+    "Run the block with `import bitsandbytes` failing, unless it is already loaded (then: no change)."
+    if 'bitsandbytes' in sys.modules: yield; return
+    sys.modules['bitsandbytes'] = None                                   # `import` raises ImportError for a None entry
+    try: yield
+    finally:
+        if sys.modules.get('bitsandbytes', 0) is None: del sys.modules['bitsandbytes']
 
 # %% ../nbs/00_utils.ipynb #f5cdcac2
 def seed_everything(seed:int=0):

@@ -1,5 +1,5 @@
 """The library reads bottom-up: every module imports only from its own layer or the layers below, with no cycles."""
-import ast
+import ast, subprocess, sys
 from pathlib import Path
 
 LIB = Path(__file__).resolve().parents[1] / "edgeglass"
@@ -9,7 +9,7 @@ LAYERS = {  # module -> layer, as in CONTRIBUTING.md
     "encoders.base": 3, "encoders.efficientnet": 3, "encoders.vision": 3, "encoders.text": 3, "encoders.audio": 3,
     "models.alignment": 4, "decoders.qwen": 4, "decoders.trm": 4, "models.vlm": 4, "testing": 4,
     "cache": 5, "train": 5, "evaluate": 5, "runs": 5, "index": 5, "probes": 5,
-    "stage1": 6, "stage2": 6, "stage2_trm": 6, "export": 6,
+    "stage1": 6, "stage2": 6, "stage2_trm": 6, "export": 6, "serve": 6,
     "cli": 7,
 }
 
@@ -54,4 +54,20 @@ def test_no_import_cycles():
 
 def test_cli_holds_no_pipeline_logic():
     "cli.py imports no model, trainer, cache or data module: every command is one call into a pipeline module."
-    assert imports(LIB / "cli.py") <= {"evaluate", "runs", "index", "stage1", "stage2", "stage2_trm", "export"}, imports(LIB / "cli.py")
+    assert imports(LIB / "cli.py") <= {"evaluate", "runs", "index", "stage1", "stage2", "stage2_trm", "export", "serve"}, imports(LIB / "cli.py")
+
+def _loaded_after(code: str, names: tuple) -> list[str]:
+    "Which of `names` a fresh interpreter has imported after running `code`."
+    probe = f"{code}\nimport sys; print(' '.join(n for n in {names!r} if n in sys.modules))"
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env={"HF_HUB_OFFLINE": "1", "PATH": ""})
+    assert r.returncode == 0, r.stderr[-2000:]
+    return r.stdout.split()
+
+def test_cli_imports_pipelines_only_when_a_command_runs():
+    "`edgeglass --help` and `edgeglass CMD --help` need only the parser: no torch, transformers or gradio."
+    assert _loaded_after("import edgeglass.cli as c; c.parse_command(['serve', '--run', 'r'])", ("torch", "transformers", "gradio", "edgeglass.stage1")) == []
+
+def test_no_bitsandbytes_unless_quantising():
+    "Loading the offline Stage 1 model (MiniLM through sentence-transformers, which imports peft) leaves bitsandbytes unloaded."
+    code = "from edgeglass.models.alignment import *; MultimodalAlignmentModel(MultimodalAlignmentConfig.offline())"
+    assert _loaded_after(code, ("bitsandbytes", "peft")) == ["peft"]

@@ -15,7 +15,7 @@ from fastcore.basics import patch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
-from ..utils import Config, atomic_write_json, load_checked, save_safetensors
+from ..utils import Config, atomic_write_json, load_checked, no_bitsandbytes, save_safetensors
 from ..zoo import resolve
 
 # %% auto #0
@@ -114,7 +114,7 @@ def add_lora(llm:PreTrainedModel, # the base causal LM
              cfg:QwenDecoderConfig, # gives lora_r, lora_alpha, lora_dropout, lora_targets
             ):
     "Wrap `llm` in a peft LoRA model on `cfg.lora_targets` (after QLoRA preparation for a 4/8-bit LLM)."
-    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+    with no_bitsandbytes(): from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training   # a no-op once a 4/8-bit LLM loaded it
     names = {n.rsplit('.', 1)[-1] for n, _ in llm.named_modules()}
     missing = [t for t in cfg.lora_targets if t not in names]
     if missing: raise ValueError(f'QwenDecoderConfig.lora_targets: {type(llm).__name__} has no module named {missing}')

@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from torch import nn, Tensor
 
-from ..utils import Config
+from ..utils import Config, no_bitsandbytes
 from ..zoo import resolve
 from .base import BackboneFeatures, Encoder, HeadConfig, ProjectionHead, TextEncoderOutput, masked_mean, random_backbone
 
@@ -79,7 +79,7 @@ def load_text_backbone(name:str, # hub id, local folder or offline name
     import transformers
     path, trc = resolve(name), dict(trust_remote_code=trust_remote_code)
     if is_sentence_transformer(path):
-        from sentence_transformers import SentenceTransformer
+        with no_bitsandbytes(): from sentence_transformers import SentenceTransformer   # nothing here is quantised
         st = SentenceTransformer(path, device='cpu', **trc)
         return st, st.tokenizer
     model_type = transformers.AutoConfig.from_pretrained(path, **trc).model_type
