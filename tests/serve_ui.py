@@ -16,7 +16,7 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 CHROMIUM_FLAGS = ('--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-dev-shm-usage',
-                  '--disable-background-networking', '--disable-component-update', '--disable-sync', '--window-size=1400,1000')
+                  '--disable-background-networking', '--disable-component-update', '--disable-sync', '--window-size=1400,1150')
 
 def browser(profile:Path):
     "Headless Debian Chromium (no network chatter: the machine's network is closed)."
@@ -37,6 +37,11 @@ def _grid(drv) -> str:
     g = drv.find_elements(By.ID, 'eg-results')
     return g[0].get_attribute('innerHTML') if g else ''
 
+def _shot(drv, path:Path):
+    "A screenshot of the page from its top."
+    drv.execute_script('window.scrollTo(0, 0);')
+    drv.save_screenshot(str(path))
+
 def _upload(drv, elem_id:str, path:Path):
     "Send a file to the hidden <input type=file> of a Gradio component."
     drv.find_element(By.CSS_SELECTOR, f'#{elem_id} input[type=file]').send_keys(str(Path(path).resolve()))
@@ -52,12 +57,12 @@ def drive(url:str, out:Path, caption:str, image:Path, audio:Path|None=None, ques
         box.send_keys(caption)
         drv.find_element(By.ID, 'eg-search').click()
         seen['text'] = _results(drv, timeout)
-        drv.save_screenshot(str(out/'serve_text.png'))
+        _shot(drv, out/'serve_text.png')
         before = _grid(drv)
         box.clear()
         _upload(drv, 'eg-image', image)
         seen['image'] = _results(drv, timeout, before)
-        drv.save_screenshot(str(out/'serve_image.png'))
+        _shot(drv, out/'serve_image.png')
         if audio is not None:
             drv.get(url)                                                  # a fresh page: no image left in its box
             WebDriverWait(drv, timeout).until(EC.element_to_be_clickable((By.ID, 'eg-search')))
@@ -67,7 +72,7 @@ def drive(url:str, out:Path, caption:str, image:Path, audio:Path|None=None, ques
             drv.find_element(By.ID, 'eg-search').click()
             seen['audio'] = _results(drv, timeout, before)
             seen['audio_status'] = drv.find_element(By.ID, 'eg-status').text
-            drv.save_screenshot(str(out/'serve_audio.png'))
+            _shot(drv, out/'serve_audio.png')
         if question is not None:
             tab = drv.find_element(By.XPATH, "//button[@role='tab' and normalize-space()='Ask']")
             drv.execute_script('window.scrollTo(0, 0); arguments[0].click();', tab)
@@ -77,7 +82,7 @@ def drive(url:str, out:Path, caption:str, image:Path, audio:Path|None=None, ques
             drv.execute_script('arguments[0].click();', drv.find_element(By.ID, 'eg-ask'))
             ans = WebDriverWait(drv, timeout).until(lambda d: d.find_element(By.CSS_SELECTOR, '#eg-answer textarea').get_attribute('value'))
             seen['answer'] = ans
-            drv.save_screenshot(str(out/'serve_ask.png'))
+            _shot(drv, out/'serve_ask.png')
         seen['screenshots'] = sorted(p.name for p in out.glob('serve_*.png'))
         return seen
     finally:

@@ -142,3 +142,12 @@ def test_ui_in_headless_chromium(runs, server, tmp_path):
     assert isinstance(seen["answer"], str) and seen["answer"]
     assert set(seen["screenshots"]) == {"serve_text.png", "serve_image.png", "serve_audio.png", "serve_ask.png"}
     assert all((out / s).stat().st_size > 10_000 for s in seen["screenshots"])
+
+def test_bench_quick(tmp_path):
+    "The short version of bench/bench_serve.py (a tiny run, 2,000 items, 2 clients): it runs and its checks pass."
+    out = tmp_path / "serve.json"
+    r = subprocess.run([sys.executable, str(Path(__file__).parents[1] / "bench" / "bench_serve.py"), "--quick", "--out", str(out)],
+                       capture_output=True, text=True, timeout=600, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    res = json.loads(out.read_text())
+    assert res["load_bad"]["all_checks_pass"] and res["load"]["errors"] == 0 and res["shutdown"]["returncode"] == 0
