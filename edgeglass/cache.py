@@ -415,7 +415,7 @@ def _compute_shard(self:FeatureCache, model, modality, chunk:list, batch_size, s
 def _compute(self:FeatureCache, model, modality, store, todo:dict, batch_size, progress, skip_bad, sr) -> set:
     "Compute and store the features of `todo` (content -> (index, item)), shard by shard; returns the contents found bad."
     bad = {}
-    with tqdm(total=len(todo), desc=f'{modality} features', unit='item', disable=not progress) as bar:
+    with tqdm(total=len(todo), desc=f'{modality} features', unit='item', disable=not progress or not todo) as bar:   # no bar when all is cached
         for chunk in self._chunks(todo):
             feats, shard_bad = self._compute_shard(model, modality, chunk, batch_size, skip_bad, sr, bar)
             store.write(feats, shard_bad)
