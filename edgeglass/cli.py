@@ -4,18 +4,21 @@
 
 # %% ../nbs/18_cli.ipynb #eef48115
 from __future__ import annotations
-import importlib, sys, time
+import importlib, inspect, sys, time
 
 from fastcore.script import call_parse, anno_parser
 
 # %% auto #0
-__all__ = ['EXPORTS', 'COMMANDS', 'demo', 'align', 'eval_', 'vlm', 'ask', 'index_', 'search', 'export', 'serve', 'usage',
-           'parse_command', 'run_command', 'main']
+__all__ = ['EXPORTS', 'COMMANDS', 'EXPECTED', 'UsageError', 'demo', 'align', 'eval_', 'vlm', 'ask', 'index_', 'search', 'export',
+           'serve', 'usage', 'parse_command', 'run_command', 'error_line', 'main']
 
 # %% ../nbs/18_cli.ipynb #eadfc01d
+class UsageError(ValueError):
+    "A command line that cannot run as given: a missing or invalid option, an unknown command (exit status 2)."
+
 def _required(**kw):
     "Raise naming the options that were not given."
-    if missing := [k for k, v in kw.items() if v is None]: raise ValueError('missing option(s): ' + ', '.join(f'--{k}' for k in missing))
+    if missing := [k for k, v in kw.items() if v is None]: raise UsageError('missing option(s): ' + ', '.join(f'--{k}' for k in missing))
 
 @call_parse
 def demo(out:str='runs/demo', # the run folder to write
@@ -117,7 +120,7 @@ def export(run:str=None, # a run folder (Stage 1; or Stage 2 for --to hub); requ
           ):
     "Write a run's model in a format others load: a sentence-transformers folder, or a hub-ready folder with a model card."
     _required(run=run, to=to, out=out)
-    if to not in EXPORTS: raise ValueError(f"--to: {to!r} is not one of {', '.join(EXPORTS)}")
+    if to not in EXPORTS: raise UsageError(f"--to: {to!r} is not one of {', '.join(EXPORTS)}")
     fn = getattr(importlib.import_module('edgeglass.export'), EXPORTS[to])
     print(f'{to} folder written to {fn(run, out)}')
 
@@ -139,7 +142,8 @@ COMMANDS = {'demo': demo, 'align': align, 'eval': eval_, 'vlm': vlm, 'ask': ask,
             'export': export, 'serve': serve}
 
 def usage() -> str:
-    return 'usage: edgeglass {' + ','.join(COMMANDS) + '} [options]\n\n' + '\n'.join(f'  {n:<7} {f.__doc__}' for n, f in COMMANDS.items())
+    return ('usage: edgeglass {' + ','.join(COMMANDS) + '} [options] [--debug]\n\n' + '\n'.join(f'  {n:<7} {f.__doc__}' for n, f in COMMANDS.items())
+            + '\n\nedgeglass CMD --help lists the options of a command; --debug shows the traceback of an error.')
 
 def _hyphen_aliases(parser):
     "Let every `--an_option` also be spelled `--an-option` (`--skip-bad`, `--n-train`)."
@@ -151,7 +155,7 @@ def _hyphen_aliases(parser):
 
 def parse_command(argv:list[str]) -> tuple:
     "`(function, keyword arguments)` of `edgeglass COMMAND [options]`."
-    if argv[0] not in COMMANDS: raise ValueError(f'unknown command: {argv[0]}\n{usage()}')
+    if argv[0] not in COMMANDS: raise UsageError(f"unknown command {argv[0]!r}; the commands are {', '.join(COMMANDS)} (edgeglass --help)")
     fn = COMMANDS[argv[0]]
     args = vars(_hyphen_aliases(anno_parser(fn, prog=f'edgeglass {argv[0]}')).parse_args(argv[1:]))
     args.pop('xtra', None); args.pop('pdb', None)
@@ -163,8 +167,27 @@ def run_command(argv:list[str]):
     fn, args = parse_command(argv)
     return fn(**args)
 
-def main():
-    "The `edgeglass` console script."
-    cmd = sys.argv[1] if len(sys.argv) > 1 else ''
-    try: run_command(sys.argv[1:])
-    except (FileNotFoundError, FileExistsError, ValueError, KeyError, TypeError) as e: sys.exit(f'edgeglass {cmd}: error: {e}')
+EXPECTED = (OSError, ValueError, KeyError, TypeError)   # what commands raise for bad input; anything else is a bug: traceback
+
+def error_line(e:BaseException, options:tuple=()) -> str:
+    "An exception's message on one line; a leading `name:` that is one of the command's `options` becomes its flag `--name:`."
+    msg = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)    # a KeyError's str() adds quotes
+    msg = '; '.join(l.strip() for l in msg.splitlines() if l.strip()) or type(e).__name__
+    name, sep, rest = msg.partition(':')
+    return f'--{name.replace("_", "-")}:{rest}' if sep and name in options else msg
+
+def main(argv:list[str]|None=None):
+    "The `edgeglass` console script: an expected error is one line `edgeglass CMD: error: ...` (exit 2 for usage, 1 otherwise)."
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = '--debug' in argv
+    if debug: argv.remove('--debug')
+    cmd = argv[0] if argv else ''
+    try: run_command(argv)
+    except KeyboardInterrupt:
+        if debug: raise
+        print(f'edgeglass {cmd}: interrupted', file=sys.stderr); sys.exit(130)
+    except EXPECTED as e:
+        if debug: raise
+        options = tuple(inspect.signature(COMMANDS[cmd]).parameters) if cmd in COMMANDS else ()
+        print(f'edgeglass {cmd}: error: {error_line(e, options)}', file=sys.stderr)
+        sys.exit(2 if isinstance(e, UsageError) else 1)

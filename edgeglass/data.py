@@ -133,7 +133,7 @@ def find_manifest(folder:str|Path, # a dataset folder
                  ) -> Path:
     "The manifest file of a dataset folder; errors say what is missing or ambiguous."
     folder = Path(folder)
-    if not folder.is_dir(): raise FileNotFoundError(f'dataset folder not found: {folder}')
+    if not folder.is_dir(): raise FileNotFoundError(f'data: dataset folder not found: {folder}')
     if manifest is not None:
         if not (folder/manifest).is_file(): raise FileNotFoundError(f'manifest not found: {folder/manifest}')
         return folder/manifest

@@ -315,7 +315,7 @@ def folder_items(data:str|Path, # a manifest folder, WebDataset tar shards, or a
 def load_run_model(run:str|Path, # a Stage 1 or Stage 2 run folder
                   ) -> MultimodalAlignmentModel:
     "The Stage 1 model of a run folder (a Stage 2 run's `vision/`), in eval mode: `RunFolder(run).stage1_model()`."
-    return RunFolder(run).stage1_model()
+    return RunFolder(run, '--run').stage1_model()
 
 @torch.no_grad()
 def embed_items(model:MultimodalAlignmentModel, # a trained alignment model

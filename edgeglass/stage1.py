@@ -14,7 +14,7 @@ from .utils import MODALITIES, MODALITY_OF_COLUMN, atomic_write_json, seed_every
 from .data import (FILE_COLUMNS, ManifestError, ManifestReport, build_demo_data, check_file, dataset_records,
                             expand_braces, is_shards, load_manifest, manifest_report, modalities)
 from .models.alignment import MultimodalAlignmentConfig, MultimodalAlignmentModel
-from .cache import FeatureCache, FeatureDataset, manifest_columns
+from .cache import FeatureCache, FeatureDataset, check_modality, manifest_columns
 from .train import SplitsConfig, TrainConfig, launched_on_cpus, refuse_overwrite, train_alignment
 from .evaluate import evaluate_embeddings, format_metrics
 from .probes import probe_baselines, summary_features
@@ -190,7 +190,7 @@ def run_eval(run:str|Path, # a run folder written by `run_align`
             ) -> dict:
     "Embed the split with the run's model, measure it and the probes, write `RUN/metrics.json` (and plots); returns the metrics."
     run = Path(run)
-    model = RunFolder(run).stage1_model()
+    model = RunFolder(run, '--run').stage1_model()
     ds = load_manifest(data, split=split, skip_bad=skip_bad)
     fds, report = features_checked(model, ds, cache, 32, skip_bad, progress)
     if fds.skipped: ds = ds.select(fds.rows)
@@ -257,7 +257,7 @@ def search_run(query:str, # a caption, or an image / audio file
     if index is None:
         if run is None: raise ValueError('missing option(s): --run (or --index)')
         folder = RunFolder(run, '--run')
-        index = folder.index_folder(MODALITY_OF_COLUMN[modality])
+        index = folder.index_folder(check_modality(modality))
         if not (index/'index.json').is_file():
             if data is None: raise ValueError(f'--data: {run} has no index of {modality} items yet; pass --data DIR to build it')
             index_run(run, data, index, modality, cache=cache, progress=False, model=folder.stage1_model())
