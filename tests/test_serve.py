@@ -76,7 +76,7 @@ def test_health_and_search_by_text_image_audio(runs, server):
     assert got.status_code == 200 and got.headers["content-type"] == "image/png" and got.content == img
 
 def test_ask(runs, server):
-    img = next((runs[0] / "img").glob("*.png")).read_bytes() if (runs[0] / "img").is_dir() else next(runs[0].rglob("*.png")).read_bytes()
+    img = next(runs[0].rglob("*.png")).read_bytes()
     r = requests.post(server + "/api/ask", files={"file": ("q.png", img)}, data={"question": "What shape is it?"})
     assert r.status_code == 200 and isinstance(r.json()["answer"], str) and r.json()["ms"] > 0
     r = requests.post(server + "/api/ask", files={"file": ("q.png", img)}, data={"question": " "})
