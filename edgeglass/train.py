@@ -16,7 +16,7 @@ from fastcore.basics import patch
 from tqdm.auto import tqdm
 
 from .utils import (Config, atomic_dir, atomic_write_json, atomic_write_text, load_checked, load_safetensors, save_safetensors,
-                             seed_everything, verify_dir)
+                             no_bitsandbytes, seed_everything, verify_dir)
 from .cache import FeatureDataset
 
 # %% auto #0
@@ -284,7 +284,7 @@ def make_optimizer(self:Trainer) -> torch.optim.Optimizer:
 @patch
 def setup(self:Trainer):
     "Seed, build the loaders, optimizer and schedule, and hand them to Accelerate."
-    from transformers import get_cosine_schedule_with_warmup
+    with no_bitsandbytes(): from transformers import get_cosine_schedule_with_warmup   # it imports peft, which imports bitsandbytes
     cfg, acc = self.config, self.accelerator
     seed_everything(cfg.seed)
     self.model.train()

@@ -68,6 +68,10 @@ def test_cli_imports_pipelines_only_when_a_command_runs():
     assert _loaded_after("import edgeglass.cli as c; c.parse_command(['serve', '--run', 'r'])", ("torch", "transformers", "gradio", "edgeglass.stage1")) == []
 
 def test_no_bitsandbytes_unless_quantising():
-    "Loading the offline Stage 1 model (MiniLM through sentence-transformers, which imports peft) leaves bitsandbytes unloaded."
-    code = "from edgeglass.models.alignment import *; MultimodalAlignmentModel(MultimodalAlignmentConfig.offline())"
-    assert _loaded_after(code, ("bitsandbytes", "peft")) == ["peft"]
+    """Loading the offline Stage 1 model (MiniLM through sentence-transformers, which imports peft), and training (the
+    trainer's schedule comes from transformers, which imports peft too), each leave bitsandbytes unloaded."""
+    load = "from edgeglass.models.alignment import *; MultimodalAlignmentModel(MultimodalAlignmentConfig.offline())"
+    train = ("import tempfile; from pathlib import Path\n"
+             "from edgeglass.testing import shapes_manifest; from edgeglass.stage1 import RunConfig, run_align; from edgeglass.cache import FeatureCache\n"
+             "t = Path(tempfile.mkdtemp()); run_align(shapes_manifest(t/'d', n=8, size=32), t/'r', RunConfig.tiny(), cache=FeatureCache(t/'c'), progress=False)")
+    for code in (load, train): assert _loaded_after(code, ("bitsandbytes", "peft")) == ["peft"], code
