@@ -181,8 +181,7 @@ def export_hub(run:str|Path, # a Stage 1 or Stage 2 (LLM) run folder, or a bare 
     name = name or out.name
     metrics = json.loads((rf.path/'metrics.json').read_text()) if (rf.path/'metrics.json').is_file() else None
     s1 = json.loads((rf.stage1_folder()/'config.json').read_text())
-    data = (json.loads((rf.path/'summary.json').read_text()).get('data') if (rf.path/'summary.json').is_file() else None) \
-           or (metrics or {}).get('data')
+    data = rf.trained_on(existing=False) or (metrics or {}).get('data')
     kind = 'stage2' if rf.kind == 'stage2' else 'stage1'
     dataset = (Path(data).parent.name if is_shards(str(data)) else Path(data).name) if data else None   # shards: their folder
     meta = card_metadata(s1, metrics if kind == 'stage1' else None, name, dataset)

@@ -4,17 +4,18 @@
 
 # %% ../nbs/16a_runs.ipynb #2c864fab
 from __future__ import annotations
-import shutil
+import json, os, shutil
 from pathlib import Path
 
 from fastcore.basics import patch
 
 from .utils import Config
+from .data import expand_braces, is_shards
 from .models.alignment import MultimodalAlignmentModel
 from .models.vlm import QwenVLM
 
 # %% auto #0
-__all__ = ['RUN_KINDS', 'run_kind', 'RunFolder']
+__all__ = ['RUN_KINDS', 'run_kind', 'RunFolder', 'data_exists']
 
 # %% ../nbs/16a_runs.ipynb #08653b92
 RUN_KINDS = ('stage1', 'stage2', 'stage2-trm', 'model', 'index')
@@ -91,3 +92,15 @@ def config(self:RunFolder, cls:type[Config]) -> Config:
 def index_folder(self:RunFolder, modality:str) -> Path:
     "Where the run keeps its index of `modality` items ('vision', 'text' or 'audio')."
     return self.path/f'index-{modality}'
+
+# %% ../nbs/16a_runs.ipynb #b6c3ec61
+def data_exists(data:str|Path) -> bool:
+    "Whether `data` still names a folder, or WebDataset shards that all exist."
+    return Path(data).is_dir() or (is_shards(data) and all(os.path.isfile(p) for p in expand_braces(str(data))))
+
+@patch
+def trained_on(self:RunFolder, existing:bool=True) -> str|None:
+    "The data the run was trained on, as its `summary.json` records it (None: not recorded, or, with `existing`, gone)."
+    s = self.path/'summary.json'
+    src = json.loads(s.read_text()).get('data') if s.is_file() else None
+    return src if src and (not existing or data_exists(src)) else None

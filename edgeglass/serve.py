@@ -4,7 +4,7 @@
 
 # %% ../nbs/17g_serve.ipynb #482b200a
 from __future__ import annotations
-import html, io, json, mimetypes, signal, sys, tempfile, threading, time
+import html, io, mimetypes, signal, sys, tempfile, threading, time
 from pathlib import Path
 
 import numpy as np
@@ -50,12 +50,6 @@ def upload_kind(data:bytes, # the upload's bytes
 # %% ../nbs/17g_serve.ipynb #a97ea79e
 MAX_K = 100   # the most results one search returns
 
-def _data_of(folder:RunFolder) -> str|None:
-    "The data a run was trained on (its `summary.json`), when that folder still exists."
-    s = folder.path/'summary.json'
-    src = json.loads(s.read_text()).get('data') if s.is_file() else None
-    return src if src and Path(str(src).split('{')[0]).parent.exists() else None
-
 class SearchService:
     "A run and its Matryoshka indexes, loaded once: `search`, `ask`, `item`, `health`."
     def __init__(self, run:str|Path, # a Stage 1, Stage 2 or TRM run folder
@@ -73,7 +67,7 @@ class SearchService:
         self.stage2 = self.folder.kind in ('stage2', 'stage2-trm')
         self._lock, self._prefix_lock, self._prefixes = threading.Lock(), threading.Lock(), {}
         self._tmp = tempfile.TemporaryDirectory(prefix='edgeglass-serve-')
-        data = data if data is not None else _data_of(self.folder)
+        data = data if data is not None else self.folder.trained_on()
         self.indexes = {m: ix for m in self.model.config.modalities if (ix := self._index(m, data, cache, progress)) is not None}
         if not self.indexes:
             raise ValueError(f'--data: {run} has no index yet and no data to build one from; pass --data DIR')
@@ -224,7 +218,7 @@ def item(self:SearchService, item_id:str) -> tuple[bytes, str]:
         raise RequestError(404, f'id: {item_id!r} is not an indexed item')
     item = self.indexes[m].meta['items'][int(row)]
     if m == 'text': return item.encode(), 'text/plain; charset=utf-8'
-    name = parse_member(item)[1] if parse_member(item) is not None else item
+    name = member[1] if (member := parse_member(item)) is not None else item
     return file_bytes(item), mimetypes.guess_type(name)[0] or 'application/octet-stream'
 
 @patch

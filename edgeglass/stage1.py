@@ -4,7 +4,7 @@
 
 # %% ../nbs/17a_stage1.ipynb #dc41029e
 from __future__ import annotations
-import json, os
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,7 +12,7 @@ import torch
 
 from .utils import MODALITIES, MODALITY_OF_COLUMN, atomic_write_json, seed_everything
 from .data import (FILE_COLUMNS, ManifestError, ManifestReport, build_demo_data, check_file, dataset_records,
-                            expand_braces, is_shards, load_manifest, manifest_report, modalities)
+                            load_manifest, manifest_report, modalities)
 from .models.alignment import MultimodalAlignmentConfig, MultimodalAlignmentModel
 from .cache import FeatureCache, FeatureDataset, check_modality, manifest_columns
 from .train import SplitsConfig, TrainConfig, launched_on_cpus, refuse_overwrite, train_alignment
@@ -152,15 +152,11 @@ def run_align(data:str|Path, # a manifest folder, or WebDataset tar shards (`DIR
     return out/'model'
 
 # %% ../nbs/17a_stage1.ipynb #7a4fcb56
-def _still_there(data:str|Path) -> bool:
-    "Whether `data` still names a folder, or shards that all exist."
-    return Path(data).is_dir() or (is_shards(data) and all(os.path.isfile(p) for p in expand_braces(str(data))))
-
 def _probe_data(run:Path, data:str|Path, split:str) -> str|Path|None:
     "The dataset whose `split` rows the probes train on: `data` if it has that split, else the run's training data."
     if split in manifest_splits(data): return data
-    src = json.loads(s.read_text()).get('data') if (s := run/'summary.json').is_file() else None
-    return src if src and _still_there(src) and split in manifest_splits(src) else None
+    src = RunFolder(run).trained_on()
+    return src if src and split in manifest_splits(src) else None
 
 def run_baselines(run:Path, # the run folder
                   model:MultimodalAlignmentModel, # its Stage 1 model (backbones for the features)
