@@ -17,8 +17,8 @@ from torch import nn
 from .utils import Config, save_safetensors
 
 # %% auto #0
-__all__ = ['clip_loss', 'is_distributed', 'gather_features', 'AlignmentLossOutput', 'AlignmentLossConfig', 'AlignmentLoss',
-           'TriModalAlignmentLoss']
+__all__ = ['clip_loss', 'siglip_loss', 'is_distributed', 'rank_sizes', 'gather_features', 'ring_shift', 'AlignmentLossOutput',
+           'AlignmentLossConfig', 'AlignmentLoss', 'TriModalAlignmentLoss']
 
 # %% ../nbs/03_losses.ipynb #96157a04
 def clip_loss(a:torch.Tensor, # L2-normalised embeddings (B, D) of one modality
@@ -32,10 +32,36 @@ def clip_loss(a:torch.Tensor, # L2-normalised embeddings (B, D) of one modality
     labels = torch.arange(a.shape[0], device=a.device)
     return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
 
+# %% ../nbs/03_losses.ipynb #2dab968b
+def _sigmoid_sum(a:torch.Tensor, b:torch.Tensor, logit_scale, logit_bias, positives:bool) -> torch.Tensor:
+    "Σ_ij -log σ(z_ij (s·a_i·b_j + t)), z = +1 on the diagonal when `positives` (a and b from the same rank), else -1."
+    logits = logit_scale * a.float() @ b.float().T + logit_bias            # (b, d) x (d, b') -> (b, b')
+    total = F.softplus(logits).sum()                                        # every pair as a negative
+    return total - logits.diagonal().sum() if positives else total          # softplus(x) - softplus(-x) = x
+
+def siglip_loss(a:torch.Tensor, # L2-normalised embeddings (B, D) of one modality
+                b:torch.Tensor, # L2-normalised embeddings (B, D) of the other; row i pairs with a[i]
+                logit_scale:torch.Tensor|float, # scale s
+                logit_bias:torch.Tensor|float, # bias t
+               ) -> torch.Tensor:
+    "SigLIP's pairwise sigmoid loss: -Σ_ij log σ(z_ij (s·a_i·b_j + t)) / B with z = 2I - 1."
+    if a.ndim != 2 or a.shape != b.shape:
+        raise ValueError(f'siglip_loss: a and b must be (batch, width) of the same shape, got {tuple(a.shape)} and {tuple(b.shape)}')
+    return _sigmoid_sum(a, b, logit_scale, logit_bias, positives=True) / a.shape[0]
+
 # %% ../nbs/03_losses.ipynb #1dd86d25
 def is_distributed() -> bool:
     "True inside an initialised `torch.distributed` group of more than one process."
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+def rank_sizes(n:int, # this rank's batch size
+              ) -> list[int]:
+    "Every rank's batch size in rank order (`[n]` outside distributed runs)."
+    if not is_distributed(): return [n]
+    size = torch.tensor([n])
+    sizes = [torch.zeros_like(size) for _ in range(dist.get_world_size())]
+    dist.all_gather(sizes, size)
+    return [int(s) for s in sizes]
 
 class _AllGather(torch.autograd.Function):
     "all_gather whose backward sums, over ranks, the gradients for this rank's shard (works on gloo and NCCL)."
@@ -52,15 +78,38 @@ class _AllGather(torch.autograd.Function):
         return grad[dist.get_rank()]
 
 def gather_features(x:torch.Tensor, # this rank's features (b, d)
+                    sizes:list[int]|None=None, # every rank's batch size, when already known (`rank_sizes`)
                    ) -> torch.Tensor:
     "All ranks' `x` joined along the batch in rank order (n, d), differentiable; `x` itself outside distributed runs."
     if not is_distributed(): return x
-    size = torch.tensor([x.shape[0]], device=x.device)
-    sizes = [torch.zeros_like(size) for _ in range(dist.get_world_size())]
-    dist.all_gather(sizes, size)
-    sizes = [int(s) for s in sizes]
+    sizes = sizes or rank_sizes(x.shape[0])
     parts = _AllGather.apply(F.pad(x, (0, 0, 0, max(sizes) - x.shape[0])))   # (world, max b, d)
     return torch.cat([part[:s] for part, s in zip(parts, sizes)])
+
+def _shift(x:torch.Tensor, rows:int, to:int, frm:int) -> torch.Tensor:
+    "Send `x` to rank `to` while receiving a (rows, d) tensor from rank `frm`."
+    got = x.new_empty((rows, *x.shape[1:]))
+    ops = [dist.P2POp(dist.isend, x.contiguous(), to), dist.P2POp(dist.irecv, got, frm)]
+    for req in dist.batch_isend_irecv(ops): req.wait()
+    return got
+
+class _RingShift(torch.autograd.Function):
+    "Pass a tensor one rank to the right round the ring; backward passes its gradient back to the left."
+    @staticmethod
+    def forward(ctx, x, rows:int):
+        w, r = dist.get_world_size(), dist.get_rank()
+        ctx.rows, ctx.w, ctx.r = x.shape[0], w, r
+        return _shift(x, rows, (r + 1) % w, (r - 1) % w)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return _shift(grad, ctx.rows, (ctx.r - 1) % ctx.w, (ctx.r + 1) % ctx.w), None
+
+def ring_shift(x:torch.Tensor, # what this rank holds now (b, d)
+               rows:int, # the rows the left neighbour holds now
+              ) -> torch.Tensor:
+    "Send `x` to the next rank and return the previous rank's tensor (rows, d), differentiable."
+    return _RingShift.apply(x, rows)
 
 # %% ../nbs/03_losses.ipynb #7c7c2a99
 @dataclass
@@ -71,6 +120,8 @@ class AlignmentLossOutput:
     mrl_losses:dict[int, torch.Tensor] # Matryoshka width -> contrastive term on that prefix
     logit_scale:torch.Tensor           # the (clamped) inverse temperature used
     pair_losses:dict[tuple[str, str], torch.Tensor] = field(default_factory=dict) # tri-modal: unweighted loss per pair
+    logit_bias:torch.Tensor|None = None # SigLIP: the bias used; None for the softmax loss
+
 
 # %% ../nbs/03_losses.ipynb #b61341b3
 @dataclass
@@ -82,6 +133,9 @@ class AlignmentLossConfig(Config):
     temperature:float = 0.07                   # initial temperature; the logit scale starts at 1/temperature
     learnable_temperature:bool = True          # learn the temperature (as a log logit scale)
     max_logit_scale:float = 100.0              # the logit scale is clamped to this (CLIP)
+    kind:str = 'clip'                          # 'clip' (softmax over the batch) or 'siglip' (sigmoid per pair)
+    local_loss:bool = False                    # clip: each rank computes only its own rows of the logits (b × n, not n × n)
+    logit_bias_init:float = -10.0              # siglip: initial logit bias (learned with the temperature)
     pair_weights:dict[str, float] = field(default_factory=lambda: {'vision-text': 1.0, 'audio-text': 1.0, 'vision-audio': 0.0}) # tri-modal only
 
     @classmethod
@@ -103,15 +157,22 @@ def _check_embeddings(feats:dict, mrl_dims:tuple) -> None:
         raise ValueError(f'mrl_dims: Matryoshka width {max(mrl_dims)} is larger than the embedding width D={width}')
 
 # %% ../nbs/03_losses.ipynb #3c27604d
+def _prefix(x:torch.Tensor, d:int) -> torch.Tensor:
+    "The L2-normalised first d columns."
+    return F.normalize(x[:, :d], dim=-1)
+
 class AlignmentLoss(nn.Module):
-    "CLIP contrastive loss + Matryoshka terms with a learnable, clamped temperature; negatives from all ranks."
+    "Contrastive (CLIP) or sigmoid (SigLIP) loss + Matryoshka terms, learnable clamped temperature, negatives from all ranks."
     def __init__(self,
                  mrl_dims:Iterable[int]=AlignmentLossConfig.mrl_dims, # Matryoshka widths (each <= embedding width); () for none
                  clip_weight:float=AlignmentLossConfig.clip_weight, # weight of the full-width term
                  mrl_weight:float=AlignmentLossConfig.mrl_weight, # weight of the summed per-width terms
                  temperature:float=AlignmentLossConfig.temperature, # initial temperature (logit scale = 1/temperature)
-                 learnable_temperature:bool=AlignmentLossConfig.learnable_temperature, # learn log(logit scale)
+                 learnable_temperature:bool=AlignmentLossConfig.learnable_temperature, # learn log(logit scale) (and the SigLIP bias)
                  max_logit_scale:float=AlignmentLossConfig.max_logit_scale, # clamp for the logit scale
+                 kind:str=AlignmentLossConfig.kind, # 'clip' or 'siglip'
+                 local_loss:bool=AlignmentLossConfig.local_loss, # clip: each rank computes only its rows of the logits
+                 logit_bias_init:float=AlignmentLossConfig.logit_bias_init, # siglip: initial bias (`.logit_bias`)
                 ):
         super().__init__()
         self.mrl_dims = tuple(sorted(int(d) for d in mrl_dims))
@@ -119,10 +180,17 @@ class AlignmentLoss(nn.Module):
             raise ValueError(f'mrl_dims: expected distinct positive widths, got {tuple(mrl_dims)}')
         if temperature <= 0 or max_logit_scale <= 0:
             raise ValueError(f'temperature={temperature} and max_logit_scale={max_logit_scale} must be positive')
+        if kind not in ('clip', 'siglip'): raise ValueError(f"kind: expected 'clip' or 'siglip', got {kind!r}")
+        if kind == 'siglip' and local_loss:
+            raise ValueError("local_loss: applies to kind='clip'; the SigLIP loss is always computed rank by rank")
         self.clip_weight, self.mrl_weight, self.max_logit_scale = clip_weight, mrl_weight, max_logit_scale
+        self.kind, self.local_loss = kind, local_loss
         init = torch.tensor(math.log(1 / temperature))
         if learnable_temperature: self.log_logit_scale = nn.Parameter(init)
         else: self.register_buffer('log_logit_scale', init)
+        bias = torch.tensor(float(logit_bias_init)) if kind == 'siglip' else None
+        if learnable_temperature and bias is not None: self.logit_bias = nn.Parameter(bias)
+        else: self.register_buffer('logit_bias', bias)
 
     @classmethod
     def from_config(cls, cfg:AlignmentLossConfig):
@@ -140,22 +208,60 @@ class AlignmentLoss(nn.Module):
         "Clamp the stored log scale to [0, log(max_logit_scale)] in place (open_clip does this after each step)."
         self.log_logit_scale.clamp_(0, math.log(self.max_logit_scale))
 
-    def pair_terms(self, a:torch.Tensor, b:torch.Tensor) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
-        "Full-width and per-MRL-width contrastive terms for raw (n, d) embeddings (already gathered)."
+    def gather(self, x:torch.Tensor, sizes:list[int]) -> torch.Tensor|None:
+        "All ranks' rows of one modality for the CLIP loss; None for SigLIP, which never gathers."
+        return None if self.kind == 'siglip' else gather_features(x, sizes)
+
+    def pair_terms(self, a:torch.Tensor, b:torch.Tensor, # this rank's raw (b, d) embeddings, row i pairing with row i
+                   ga:torch.Tensor|None=None, gb:torch.Tensor|None=None, # their gathers (`gather`), when the caller has them
+                   sizes:list[int]|None=None, # every rank's batch size (`rank_sizes`), when known
+                  ) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+        "This rank's share of the full-width term and of each Matryoshka width's term."
+        sizes = sizes or rank_sizes(a.shape[0])
+        widths = (a.shape[1], *self.mrl_dims)
+        if self.kind == 'siglip': terms = self._sigmoid_terms(a, b, sizes, widths)
+        else:
+            ga = self.gather(a, sizes) if ga is None else ga
+            gb = self.gather(b, sizes) if gb is None else gb
+            terms = self._softmax_terms(a, b, ga, gb, sizes, widths)
+        return terms[0], dict(zip(self.mrl_dims, terms[1:]))
+
+    def _softmax_terms(self, a, b, ga, gb, sizes, widths) -> list[torch.Tensor]:
+        "CLIP terms: over the joined batch (every rank the same value), or this rank's rows only (`local_loss`)."
         s = self.logit_scale
-        full = clip_loss(F.normalize(a, dim=-1), F.normalize(b, dim=-1), s)
-        mrl = {d: clip_loss(F.normalize(a[:, :d], dim=-1), F.normalize(b[:, :d], dim=-1), s) for d in self.mrl_dims}
-        return full, mrl
+        if not self.local_loss or len(sizes) == 1:
+            return [clip_loss(_prefix(ga, d), _prefix(gb, d), s) for d in widths]
+        lo = sum(sizes[:dist.get_rank()])
+        labels = torch.arange(lo, lo + a.shape[0], device=a.device)            # this rank's rows in the joined batch
+        share = len(sizes) / (2 * sum(sizes))
+        def ce(x, y): return F.cross_entropy(x.float() @ y.float().T * s, labels, reduction='sum')   # (b, d) x (d, n) -> (b, n)
+        return [share * (ce(_prefix(a, d), _prefix(gb, d)) + ce(_prefix(b, d), _prefix(ga, d))) for d in widths]
+
+    def _sigmoid_terms(self, a, b, sizes, widths) -> list[torch.Tensor]:
+        "SigLIP terms: this rank's rows against its own b, then against each other rank's b as it comes round the ring."
+        s, t = self.logit_scale, self.logit_bias
+        w, r = len(sizes), dist.get_rank() if len(sizes) > 1 else 0
+        na = [_prefix(a, d) for d in widths]
+        total = [_sigmoid_sum(x, _prefix(b, d), s, t, positives=True) for x, d in zip(na, widths)]
+        other = b
+        for step in range(1, w):                                                # after step k we hold rank r-k's b
+            other = ring_shift(other, sizes[(r - step) % w])
+            total = [acc + _sigmoid_sum(x, _prefix(other, d), s, t, positives=False) for acc, x, d in zip(total, na, widths)]
+        return [v * (w / sum(sizes)) for v in total]
 
     def combine(self, clip:torch.Tensor, mrl:dict) -> torch.Tensor:
         "clip_weight · clip + mrl_weight · Σ_d mrl[d]."
         return self.clip_weight * clip + self.mrl_weight * sum(mrl.values(), torch.zeros_like(clip))
 
+    def _output(self, clip, mrl, pair_losses=None) -> AlignmentLossOutput:
+        bias = None if self.logit_bias is None else self.logit_bias.detach()
+        return AlignmentLossOutput(self.combine(clip, mrl), clip, mrl, self.logit_scale.detach(), pair_losses or {}, bias)
+
     def forward(self, a:torch.Tensor, b:torch.Tensor) -> AlignmentLossOutput:
         "Loss between raw embeddings a (B, D) and b (B, D), row i of each forming a pair."
         _check_embeddings({'a': a, 'b': b}, self.mrl_dims)
-        clip, mrl = self.pair_terms(gather_features(a), gather_features(b))
-        return AlignmentLossOutput(self.combine(clip, mrl), clip, mrl, self.logit_scale.detach())
+        with torch.autocast(a.device.type, enabled=False):                      # logits and softmax in float32, even under autocast
+            return self._output(*self.pair_terms(a.float(), b.float()))
 
 # %% ../nbs/03_losses.ipynb #ee10c863
 def _pair_key(p) -> tuple[str, str]:
@@ -192,25 +298,30 @@ class TriModalAlignmentLoss(AlignmentLoss):
         "Weighted sum of the pair losses over the modalities present in `feats` (modality -> raw (B, D))."
         feats = {k: v for k, v in feats.items() if v is not None}
         _check_embeddings(feats, self.mrl_dims)
+        with torch.autocast(next(iter(feats.values())).device.type, enabled=False):
+            return self._forward({k: v.float() for k, v in feats.items()})
+
+    def _forward(self, feats:dict[str, torch.Tensor]) -> AlignmentLossOutput:
         pairs = self.active_pairs(feats)
-        gathered = {m: gather_features(feats[m]) for m in sorted({m for p in pairs for m in p})}
+        sizes = rank_sizes(next(iter(feats.values())).shape[0])
+        gathered = {m: self.gather(feats[m], sizes) for m in sorted({m for p in pairs for m in p})}   # once per modality
         clip, mrl, pair_losses = 0., {d: 0. for d in self.mrl_dims}, {}
         for (m1, m2), w in pairs.items():
-            c, md = self.pair_terms(gathered[m1], gathered[m2])
+            c, md = self.pair_terms(feats[m1], feats[m2], gathered[m1], gathered[m2], sizes)
             pair_losses[(m1, m2)] = self.combine(c, md)
             clip = clip + w * c
             mrl = {d: mrl[d] + w * md[d] for d in mrl}
-        return AlignmentLossOutput(self.combine(clip, mrl), clip, mrl, self.logit_scale.detach(), pair_losses)
+        return self._output(clip, mrl, pair_losses)
 
 # %% ../nbs/03_losses.ipynb #037d8d23
-def _dist_check_setup(kind:str, seed:int=0):
-    "Projector, loss and a joined batch of 8 for the distributed check (identical on every rank)."
+def _dist_check_setup(kind:str, loss_kw:dict|None=None, seed:int=0, n:int=8):
+    "Projector, loss and a joined batch of n for the distributed check (identical on every rank); kind 'pair' or 'tri'."
     g = torch.Generator().manual_seed(seed)
-    inputs = {m: torch.randn(8, 16, generator=g) for m in ('vision', 'text', 'audio')}
+    inputs = {m: torch.randn(n, 16, generator=g) for m in ('vision', 'text', 'audio')}
     torch.manual_seed(seed)
     proj = nn.Linear(16, 64)
-    if kind == 'pair': loss = AlignmentLoss(mrl_dims=(16, 32), mrl_weight=0.5)
-    else: loss = TriModalAlignmentLoss(pair_weights={'vision-text': 1., 'audio-text': 0.5, 'vision-audio': 0.25}, mrl_dims=(32,))
+    if kind == 'pair': loss = AlignmentLoss(**{'mrl_dims': (16, 32), 'mrl_weight': 0.5, **(loss_kw or {})})
+    else: loss = TriModalAlignmentLoss(**{'pair_weights': {'vision-text': 1., 'audio-text': 0.5, 'vision-audio': 0.25}, 'mrl_dims': (32,), **(loss_kw or {})})
     return proj, loss, inputs
 
 def _dist_check_step(proj:nn.Module, loss:nn.Module, inputs:dict, kind:str) -> dict[str, torch.Tensor]:
@@ -221,16 +332,16 @@ def _dist_check_step(proj:nn.Module, loss:nn.Module, inputs:dict, kind:str) -> d
     params = {**dict(proj.named_parameters()), **dict(loss.named_parameters())}
     return {'loss': out.loss.detach(), **{f'grad.{k}': p.grad for k, p in params.items()}}
 
-def _dist_check_worker(rank:int, world_size:int, init_file:str, out_dir:str, cases:tuple=(('pair', (4, 4)),)):
-    "One rank of the distributed check: per (kind, split) case, its share of the batch, gradients averaged like DDP; rank 0 saves."
-    torch.set_num_threads(1)                                                 # two ranks share the CPU cores
+def _dist_check_worker(rank:int, world_size:int, init_file:str, out_dir:str,
+                       cases:tuple=(('pair', 'pair', {}, (4, 4)),)): # (name, kind, loss options, rows per rank)
+    "One rank of the distributed check: per case, its share of the batch; loss and gradients averaged like DDP; rank 0 saves."
+    torch.set_num_threads(1)                                                 # the ranks share the CPU cores
     dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank, world_size=world_size)
     try:
-        for kind, split in cases:
-            proj, loss, inputs = _dist_check_setup(kind)
+        for name, kind, loss_kw, split in cases:
+            proj, loss, inputs = _dist_check_setup(kind, loss_kw, n=sum(split))
             lo = sum(split[:rank])
             res = _dist_check_step(proj, loss, {m: x[lo:lo + split[rank]] for m, x in inputs.items()}, kind)
-            for k, v in res.items():
-                if k.startswith('grad.'): dist.all_reduce(v); v /= world_size
-            if rank == 0: save_safetensors(res, Path(out_dir) / f'{kind}.safetensors')
+            for v in res.values(): dist.all_reduce(v); v /= world_size      # DDP averages gradients; the mean loss too
+            if rank == 0: save_safetensors(res, Path(out_dir) / f'{name}.safetensors')
     finally: dist.destroy_process_group()

@@ -41,7 +41,7 @@ class TrainConfig(Config):
     warmup_ratio: float = 0.05            # warmup as a share of all optimizer steps, when `warmup_steps` is None
     grad_accum_steps: int = 1             # batches per optimizer step
     max_grad_norm: float | None = 1.0     # clip the gradient norm to this (None: no clipping)
-    mixed_precision: str = 'no'           # 'no' | 'fp16' | 'bf16'; GPU only (on CPU it falls back to 'no' with a warning)
+    mixed_precision: str = 'no'           # 'no' | 'fp16' | 'bf16' (autocast; fp16 on a GPU only, else it falls back to 'no' with a warning)
     eval_every: int | None = None         # evaluate every this many optimizer steps (None: at each epoch's end); always at the end
     checkpoint_every: int = 100           # checkpoint every this many optimizer steps; always at the end
     keep_checkpoints: int = 2             # complete checkpoints kept; older ones are deleted
@@ -190,7 +190,9 @@ class AlignmentTask(Task):
     def trainable_state(self) -> dict[str, Tensor]: return self.model.weights_to_save()
     def after_step(self):
         with torch.no_grad(): self.model.loss.clamp_()
-    def log_values(self) -> dict: return {'logit_scale': float(self.model.loss.logit_scale.detach())}
+    def log_values(self) -> dict:
+        loss = self.model.loss
+        return {'logit_scale': float(loss.logit_scale.detach()), **({} if loss.logit_bias is None else {'logit_bias': float(loss.logit_bias.detach())})}
 
 # %% ../nbs/15_train.ipynb #5152259d
 @dataclass
@@ -213,6 +215,13 @@ class TrainHistory:
         return ax
 
 # %% ../nbs/15_train.ipynb #8dbdc7fc
+def _fresh_precision(precision:str):
+    "Accelerate keeps one precision per process: let one process train runs of different precisions one after another."
+    from accelerate.state import AcceleratorState
+    held = AcceleratorState._shared_state.get('_mixed_precision')
+    if held is not None and held != precision and int(os.environ.get('WORLD_SIZE', '1')) == 1:
+        AcceleratorState._reset_state()                                       # the process group (PartialState) stays
+
 class Trainer:
     "Train a `Task` on 🤗 Accelerate: accumulation, warmup + cosine, evaluation, atomic checkpoints with exact resume, logs."
     def __init__(self, task:nn.Module, # a `Task`, or a `MultimodalAlignmentModel` (trained as its `AlignmentTask`)
@@ -230,6 +239,7 @@ class Trainer:
         self.model, self.train_data, self.eval_data, self.eval_fn = self.task.model, train_data, eval_data, eval_fn
         self.config, self.out_dir, self.callbacks, self.progress = config or TrainConfig(), Path(out_dir), tuple(callbacks), progress
         self.check_data()
+        _fresh_precision(self.precision())
         self.accelerator = Accelerator(gradient_accumulation_steps=self.config.grad_accum_steps, mixed_precision=self.precision(),
                                        cpu=launched_on_cpus(), kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
         self.step, self.epoch, self.batch_in_epoch = 0, 0, 0
@@ -255,10 +265,10 @@ def launched_on_cpus() -> bool:
 
 @patch
 def precision(self:Trainer) -> str:
-    "The mixed precision to use: the config's on a GPU, 'no' on the CPU (with a warning)."
+    "The mixed precision to use: the config's, except fp16 on the CPU (no fast fp16 there: full precision, with a warning)."
     mp = self.config.mixed_precision
-    if mp != 'no' and not torch.cuda.is_available():
-        warnings.warn(f"TrainConfig.mixed_precision={mp!r} needs a GPU; training in full precision on the CPU"); return 'no'
+    if mp == 'fp16' and not torch.cuda.is_available():
+        warnings.warn("TrainConfig.mixed_precision='fp16' needs a GPU; training in full precision on the CPU (use 'bf16' there)"); return 'no'
     return mp
 
 # %% ../nbs/15_train.ipynb #571af068

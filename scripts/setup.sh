@@ -47,6 +47,8 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   $PIP install -q --upgrade pip
   $PIP install -q "torch==2.13.0"
   $PIP install -q -e ".[offline,dev]"
+  # open_clip's loss.py is the peer the distributed loss tests compare against; it needs only torch, so no dependencies
+  $PIP install -q --no-deps "open_clip_torch==3.3.0"
   echo "$want" > "$stamp"
 else
   log "python packages up to date"
