@@ -47,6 +47,7 @@ VARIANTS = {  # name -> (knob, overrides of the default RunConfig); 'default' is
     'batch 128': ('batch size', {'train': {'batch_size': 128}}),
     'epochs 10': ('epochs', {'train': {'epochs': 10}}),
     'temperature fixed 0.07': ('temperature', {'model': {'loss': {'learnable_temperature': False}}}),
+    'loss: siglip (sigmoid, t 0.1, bias -10)': ('loss', {'model': {'loss': {'kind': 'siglip', 'temperature': 0.1}}}),
 }
 QUICK = ('default', 'adapter: linear', 'audio: perceiver (16 latents)')
 
