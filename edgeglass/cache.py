@@ -23,10 +23,11 @@ from .data import file_exists, file_sha256, load_audio, load_image
 from .encoders.base import BackboneFeatures
 
 # %% auto #0
-__all__ = ['VOLATILE_KEYS', 'CACHE_FORMAT', 'INDEX', 'ItemFeatures', 'split_features', 'collate', 'weights_fingerprint',
-           'json_identity', 'identity_hash', 'tokenizer_identity', 'preprocess_identity', 'backbone_identity',
-           'check_modality', 'content_key', 'read_item', 'FeatureStore', 'modality_encoder', 'backbone_features',
-           'FeatureCache', 'process_rank', 'FeatureDataset', 'manifest_columns', 'RawDataset', 'broadcast_result']
+__all__ = ['VOLATILE_KEYS', 'CACHE_FORMAT', 'INDEX', 'PRELOAD_MAX_BYTES', 'ItemFeatures', 'split_features', 'collate',
+           'weights_fingerprint', 'json_identity', 'identity_hash', 'tokenizer_identity', 'preprocess_identity',
+           'backbone_identity', 'check_modality', 'content_key', 'read_item', 'FeatureStore', 'modality_encoder',
+           'backbone_features', 'FeatureCache', 'process_rank', 'shard_layout', 'MappedShard', 'BlockShuffleSampler',
+           'FeatureDataset', 'manifest_columns', 'RawDataset', 'broadcast_result']
 
 # %% ../nbs/14_cache.ipynb #8364e121
 @dataclass
@@ -497,7 +498,85 @@ def verify(self:FeatureCache, deep:bool=True) -> list[str]:
     "Problems in every namespace of the cache (damaged or missing shards); empty when intact."
     return [p for idx in sorted(self.root.glob(f'*/{INDEX}')) for s in [FeatureStore(idx.parent)] for n in s.index['shards'] if (p := s.check(n, deep))]
 
+# %% ../nbs/14_cache.ipynb #5d9f6009
+_NP_DTYPES = {'F32': np.float32, 'F16': np.float16, 'BF16': np.uint16, 'F64': np.float64}   # bf16 is read as its bits
+
+def shard_layout(path:str|Path, # a safetensors file
+                ) -> dict[str, tuple[str, tuple, int, int]]:
+    "Each tensor of a safetensors file: name -> (dtype, shape, first byte, end byte) in the file, from the header alone."
+    with open(path, 'rb') as f:
+        n = int.from_bytes(f.read(8), 'little')
+        header = json.loads(f.read(n))
+    return {k: (v['dtype'], tuple(v['shape']), 8 + n + v['data_offsets'][0], 8 + n + v['data_offsets'][1])
+            for k, v in header.items() if k != '__metadata__'}
+
+class MappedShard:
+    "A shard file mapped read-only; `item(content)` copies one item out of the map."
+    def __init__(self, path:str|Path):
+        self.path, self.layout = Path(path), shard_layout(path)
+        self.map = np.memmap(self.path, dtype=np.uint8, mode='r')
+
+    def tensor(self, name:str, dtype:torch.dtype|None=torch.float32) -> Tensor:
+        "One stored tensor, copied out of the map (cast to `dtype`; None: as stored)."
+        kind, shape, lo, hi = self.layout[name]
+        t = torch.from_numpy(self.map[lo:hi].view(_NP_DTYPES[kind]).reshape(shape).copy())
+        if kind == 'BF16': t = t.view(torch.bfloat16)
+        return t if dtype is None else t.to(dtype)
+
+    def item(self, content:str, dtype:torch.dtype|None=torch.float32) -> ItemFeatures:
+        "The features of one item of this shard."
+        pooled = f'{content}/pooled'
+        return ItemFeatures(self.tensor(f'{content}/sequence', dtype), self.tensor(pooled, dtype) if pooled in self.layout else None)
+
+    def close(self): self.map = None                                             # the last reference: the file is unmapped
+
+@patch
+def mapped(self:FeatureStore, name:str, # a shard listed in the index
+           max_open:int=8, # shards kept mapped at once (least recently used closed first)
+          ) -> MappedShard:
+    "Shard `name` memory-mapped, checked when first mapped; at most `max_open` of this store's shards stay mapped."
+    maps = self.__dict__.setdefault('_maps', {})
+    if name in maps: maps[name] = maps.pop(name); return maps[name]                # most recently used last
+    if problem := self.check(name): raise ValueError(f'{problem}; refusing to read it (FeatureCache.extract recomputes its items)')
+    maps[name] = MappedShard(self.folder/name)
+    while len(maps) > max_open: maps.pop(next(iter(maps))).close()
+    return maps[name]
+
+@patch
+def __getstate__(self:FeatureStore):
+    "Pickled (to `DataLoader` workers) without its open maps: each process maps its own."
+    return {k: v for k, v in self.__dict__.items() if k != '_maps'}
+
+# %% ../nbs/14_cache.ipynb #abaa3bb5
+class BlockShuffleSampler(torch.utils.data.Sampler):
+    "Rows in blocks of `block` consecutive rows, blocks in random order, rows shuffled within each `window` of blocks."
+    def __init__(self, n:int, # rows
+                 block:int, # consecutive rows per block (a shard's worth)
+                 window:int=8, # blocks shuffled together
+                 seed:int=0, shuffle:bool=True):
+        if block < 1 or window < 1: raise ValueError(f'block={block} and window={window} must be positive')
+        self.n, self.block, self.window, self.seed, self.shuffle, self.epoch = n, block, window, seed, shuffle, 0
+    def set_epoch(self, epoch:int): self.epoch = epoch
+    def __len__(self) -> int: return self.n
+    def __iter__(self):
+        if not self.shuffle: return iter(range(self.n))
+        g = torch.Generator().manual_seed(self.seed + 1_000_003 * self.epoch)
+        starts = (torch.randperm(-(-self.n // self.block), generator=g) * self.block).tolist()
+        parts = []
+        for i in range(0, len(starts), self.window):
+            rows = torch.cat([torch.arange(s, min(s + self.block, self.n)) for s in starts[i:i + self.window]])
+            parts.append(rows[torch.randperm(len(rows), generator=g)])
+        return iter(torch.cat(parts).tolist() if parts else [])
+
 # %% ../nbs/14_cache.ipynb #2687cbb5
+def _by_namespace(keys:list[str]) -> dict[str, list[str]]:
+    "Cache keys grouped by namespace: namespace -> content keys."
+    out = {}
+    for i, k in enumerate(keys):
+        ns, c = _split_key(k, f'keys[{i}]')
+        out.setdefault(ns, []).append(c)
+    return out
+
 def _aligned(by_modality:dict, name:str) -> dict[str, list]:
     "`{modality: list}` with model modality names, checked to have equal lengths."
     if not by_modality: raise ValueError(f'{name}: no modality given')
@@ -505,19 +584,33 @@ def _aligned(by_modality:dict, name:str) -> dict[str, list]:
     if len({len(v) for v in out.values()}) > 1: raise ValueError(f'{name}: lengths differ: {({m: len(v) for m, v in out.items()})}')
     return out
 
+PRELOAD_MAX_BYTES = 2**30   # `preload='auto'` reads a dataset into memory when its shards hold at most this much
+
 class FeatureDataset(torch.utils.data.Dataset):
     "Aligned rows of cached features: `ds[i] -> {modality: ItemFeatures}`; rows with a skipped item are left out."
     def __init__(self, cache:FeatureCache, # where the features are
                  keys_by_modality:dict[str, list], # modality -> one key per row (from `FeatureCache.extract`)
-                 preload:bool=True, # read every item into memory now (else on access)
+                 preload:bool|str='auto', # read every item into memory now; False: map shards on access; 'auto': preload up to `PRELOAD_MAX_BYTES`
+                 window:int=8, # not preloaded: shards shuffled together (`BlockShuffleSampler`); window + 1 stay mapped per modality
                 ):
         keys = _aligned(keys_by_modality, 'keys_by_modality')
         n = len(next(iter(keys.values())))
         self.rows = [i for i in range(n) if all(k[i] is not None for k in keys.values())]  # the source rows kept
         self.skipped = n - len(self.rows)
         if self.skipped: _log.warning('FeatureDataset: %d of %d rows left out (an item skipped as bad)', self.skipped, n)
-        self.cache, self.keys = cache, {m: [k[i] for i in self.rows] for m, k in keys.items()}
+        self.cache, self.keys, self.window = cache, {m: [k[i] for i in self.rows] for m, k in keys.items()}, window
+        if preload == 'auto': preload = self.nbytes() <= PRELOAD_MAX_BYTES
+        elif not isinstance(preload, bool): raise ValueError(f"preload: expected True, False or 'auto', got {preload!r}")
         self.items = {m: self.preload(k) for m, k in self.keys.items()} if preload else None
+
+    def nbytes(self) -> int:
+        "Bytes of the shards that hold this dataset's items (what preloading reads)."
+        shards = set()
+        for keys in self.keys.values():
+            for ns, cs in _by_namespace(keys).items():
+                store = self.cache.reader(ns)
+                shards |= {(ns, store.where[c]) for c in cs if c in store.where}
+        return sum(self.cache.reader(ns).index['shards'][s]['size'] for ns, s in shards)
 
     def preload(self, keys:list[str]) -> list[ItemFeatures]:
         "Features of `keys`, each distinct key read once."
@@ -529,7 +622,18 @@ class FeatureDataset(torch.utils.data.Dataset):
     def modalities(self) -> tuple[str, ...]: return tuple(self.keys)
     def __len__(self) -> int: return len(self.rows)
     def __getitem__(self, i:int) -> dict[str, ItemFeatures]:
-        return {m: self.items[m][i] if self.items else self.cache.load([k[i]])[0] for m, k in self.keys.items()}
+        return {m: self.items[m][i] if self.items else self.mapped_item(k[i]) for m, k in self.keys.items()}
+
+    def mapped_item(self, key:str) -> ItemFeatures:
+        "One item read through its memory-mapped shard (at most `window + 1` shards mapped per namespace)."
+        ns, c = _split_key(key, 'key')
+        store = self.__dict__.setdefault('_stores', {}).get(ns) or self._stores.setdefault(ns, self.cache.reader(ns))
+        if c not in store.where: raise KeyError(f'{store.folder}: item {c} is not in the cache; run FeatureCache.extract first')
+        return store.mapped(store.where[c], self.window + 1).item(c)
+
+    def sampler(self, seed:int=0, shuffle:bool=True) -> BlockShuffleSampler|None:
+        "The order the trainer should read: shard-local (`BlockShuffleSampler`) when mapped; None (any order) when preloaded."
+        return None if self.items is not None else BlockShuffleSampler(len(self), self.cache.shard_size, self.window, seed, shuffle)
 
     def collate(self, rows:list[dict]) -> dict[str, BackboneFeatures]:
         "A batch: `{modality: BackboneFeatures}` padded to its longest item."

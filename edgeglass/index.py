@@ -18,10 +18,10 @@ from .models.alignment import MultimodalAlignmentModel
 from .runs import RunFolder
 
 # %% auto #0
-__all__ = ['FORMAT', 'IMAGE_EXTS', 'AUDIO_EXTS', 'exact_search', 'recall_at_k', 'mrl_variance_profile', 'prefix_variance_share',
-           'variance_profile', 'synthetic_mrl_embeddings', 'IndexConfig', 'MatryoshkaIndex', 'add', 'search', 'save',
-           'load', 'folder_items', 'load_run_model', 'embed_items', 'query_modality', 'embed_query', 'index_run',
-           'search_index']
+__all__ = ['KINDS', 'AUTO_EXACT_BELOW', 'FORMAT', 'IMAGE_EXTS', 'AUDIO_EXTS', 'exact_search', 'recall_at_k',
+           'mrl_variance_profile', 'prefix_variance_share', 'variance_profile', 'synthetic_mrl_embeddings',
+           'auto_knobs', 'IndexConfig', 'MatryoshkaIndex', 'add', 'search', 'save', 'load', 'folder_items',
+           'load_run_model', 'embed_items', 'query_modality', 'embed_query', 'index_run', 'search_index']
 
 # %% ../nbs/17_mrl_index.ipynb #28b5ccfa
 def _faiss():
@@ -42,8 +42,9 @@ def _unit_rows(x, name:str, width:int|None=None) -> np.ndarray:
     return np.ascontiguousarray(x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12))
 
 def _prefix(x:np.ndarray, d:int) -> np.ndarray:
-    "The first d columns of unit rows, re-normalised."
-    return _unit_rows(x[:, :d], 'prefix')
+    "The first d columns of (checked, finite) rows, re-normalised."
+    p = x[:, :d]
+    return np.ascontiguousarray(p / np.maximum(np.linalg.norm(p, axis=1, keepdims=True), 1e-12), dtype=np.float32)
 
 # %% ../nbs/17_mrl_index.ipynb #bdd50e6c
 def exact_search(gallery, # (N, D) gallery embeddings
@@ -113,12 +114,22 @@ def synthetic_mrl_embeddings(n:int, # how many vectors
     return out
 
 # %% ../nbs/17_mrl_index.ipynb #eed7260d
+KINDS = ('auto', 'flat', 'ivf', 'hnsw')
+AUTO_EXACT_BELOW = 30_000       # `kind='auto'`: below this many vectors, exact search at full width (bench/bench_index_auto.py)
+
+def auto_knobs(n:int, # vectors in the gallery
+               dim:int, # their width
+              ) -> dict:
+    "What `kind='auto'` builds: exact search below `AUTO_EXACT_BELOW` vectors, else HNSW on the 128-wide prefix, 100 candidates re-ranked."
+    if n < AUTO_EXACT_BELOW: return {'kind': 'flat', 'shortlist_dim': dim, 'shortlist_k': 200}
+    return {'kind': 'hnsw', 'shortlist_dim': min(128, dim), 'shortlist_k': 100, 'hnsw_m': 32, 'ef_construction': 80, 'ef_search': 100}
+
 @dataclass
 class IndexConfig(Config):
     "Knobs of a `MatryoshkaIndex`."
-    shortlist_dim:int = 128          # width of the prefix FAISS searches (<= the embedding width)
-    shortlist_k:int = 200            # candidates per query that are re-ranked at full width
-    kind:str = 'flat'                # FAISS index on the prefix: 'flat' (exact), 'ivf' or 'hnsw' (approximate)
+    shortlist_dim:int|None = None    # width of the prefix FAISS searches (<= the embedding width; None: `kind`'s choice, else 128)
+    shortlist_k:int|None = None      # candidates per query re-ranked at full width (None: `kind`'s choice, else 200)
+    kind:str = 'auto'                # 'auto' (chosen by size: `auto_knobs`), 'flat' (exact on the prefix), 'ivf' or 'hnsw' (approximate)
     nlist:int|None = None            # IVF: number of inverted lists (None: 4 sqrt(N), at most N / 39)
     nprobe:int = 16                  # IVF: lists visited per query
     hnsw_m:int = 32                  # HNSW: links per node
@@ -126,7 +137,7 @@ class IndexConfig(Config):
     ef_search:int|None = None        # HNSW: candidate list size while searching (None: shortlist_k)
 
     def __post_init__(self):
-        if self.kind not in ('flat', 'ivf', 'hnsw'): raise ValueError(f"kind: expected 'flat', 'ivf' or 'hnsw', got {self.kind!r}")
+        if self.kind not in KINDS: raise ValueError(f"kind: expected one of {KINDS}, got {self.kind!r}")
         for f in ('shortlist_dim', 'shortlist_k', 'nlist', 'nprobe', 'hnsw_m', 'ef_construction', 'ef_search'):
             v = getattr(self, f)
             if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1): raise ValueError(f'{f}: expected a positive int, got {v!r}')
@@ -134,31 +145,44 @@ class IndexConfig(Config):
     @classmethod
     def tiny(cls, **kw):
         "Small settings for CPU tests."
-        return cls(**{**dict(shortlist_dim=64, shortlist_k=50, nprobe=8, hnsw_m=16, ef_construction=40), **kw})
+        return cls(**{**dict(shortlist_dim=64, shortlist_k=50, kind='flat', nprobe=8, hnsw_m=16, ef_construction=40), **kw})
+
+    def resolved(self, n:int, # vectors in the first batch
+                 dim:int, # their width
+                ) -> 'IndexConfig':
+        "This config with its open choices made for n vectors of width dim (`auto_knobs` for kind 'auto')."
+        knobs = auto_knobs(n, dim) if self.kind == 'auto' else {'kind': self.kind, 'shortlist_dim': min(128, dim), 'shortlist_k': 200}
+        return self.replace(**{k: v for k, v in knobs.items() if k == 'kind' or getattr(self, k) is None})
 
 # %% ../nbs/17_mrl_index.ipynb #4a093c0c
 class MatryoshkaIndex:
     "Adaptive retrieval (Kusupati et al. 2022): FAISS shortlist on the normalised prefix, exact re-rank at full width."
     def __init__(self,
                  embeddings, # (N, D) gallery embeddings, torch or numpy (normalised inside)
-                 shortlist_dim:int=128, # width of the prefix searched by FAISS
-                 shortlist_k:int=200, # candidates per query re-ranked at full width
+                 shortlist_dim:int|None=None, # width of the prefix searched by FAISS (None: `kind`'s choice)
+                 shortlist_k:int|None=None, # candidates per query re-ranked at full width (None: `kind`'s choice)
                  *,
-                 kind:str='flat', # 'flat', 'ivf' or 'hnsw'
+                 kind:str='auto', # 'auto' (by size: exact below 20,000 vectors, else HNSW on the prefix), 'flat', 'ivf' or 'hnsw'
                  nlist:int|None=None, # IVF lists (None: 4 sqrt(N), at most N / 39)
                  nprobe:int=16, # IVF lists visited per query
                  hnsw_m:int=32, # HNSW links per node
                  ef_construction:int=80, # HNSW build-time candidate list
-                 ef_search:int|None=None, # HNSW search-time candidate list (None: shortlist_k)
+                 ef_search:int|None=None, # HNSW search-time candidate list (None: `kind`'s choice, else shortlist_k)
                 ):
         x = _unit_rows(embeddings, 'embeddings')
-        self.config = IndexConfig(shortlist_dim=shortlist_dim, shortlist_k=shortlist_k, kind=kind, nlist=nlist,
-                                  nprobe=nprobe, hnsw_m=hnsw_m, ef_construction=ef_construction, ef_search=ef_search)
+        self.config = IndexConfig(shortlist_dim=shortlist_dim, shortlist_k=shortlist_k, kind=kind, nlist=nlist, nprobe=nprobe,
+                                  hnsw_m=hnsw_m, ef_construction=ef_construction, ef_search=ef_search).resolved(*x.shape)
+        shortlist_dim = self.config.shortlist_dim
         if shortlist_dim > x.shape[1]:
             raise ValueError(f'shortlist_dim: {shortlist_dim} is larger than the embedding width D={x.shape[1]} (embeddings shape {x.shape})')
         self.dim, self.full, self.meta = x.shape[1], np.empty((0, x.shape[1]), np.float32), {}
         self.index = self._new_faiss_index(_prefix(x, shortlist_dim))
         self._add_unit(x)
+
+    @property
+    def exact(self) -> bool:
+        "A flat index over the whole width: FAISS's answer is the exact answer, with nothing to re-rank."
+        return self.config.kind == 'flat' and self.config.shortlist_dim == self.dim
 
     def __len__(self): return len(self.full)
     def __repr__(self): return f'MatryoshkaIndex({len(self)} x {self.dim}, {self.config.kind} shortlist at {self.config.shortlist_dim}, k={self.config.shortlist_k})'
@@ -225,10 +249,16 @@ def search(self, queries, # (Q, D) query embeddings, torch or numpy (normalised 
     "Top-k by full-width cosine among the prefix shortlist: `(scores (Q, k) float32, ids (Q, k) int64)`, best first."
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1: raise ValueError(f'k: expected a positive int, got {k!r}')
     q = _unit_rows(queries, 'queries', self.dim)
+    if self.exact:                                                          # full-width flat: FAISS's answer is exact
+        scores, ids = self.index.search(q, k)
+        scores[ids < 0] = -np.inf                                           # k beyond the gallery: id -1, score -inf
+        return scores, ids
     kk = min(max(self.config.shortlist_k, k), len(self))
     _, cand = self.index.search(_prefix(q, self.config.shortlist_dim), kk)   # (Q, kk) shortlist ids
     scores = self._rerank(q, cand)                                          # (Q, kk) full-width cosine
-    order = np.argsort(-scores, axis=1, kind='stable')[:, :k]
+    if k < kk: top = np.argpartition(-scores, k - 1, axis=1)[:, :k]         # the best k, then only they are sorted
+    else: top = np.broadcast_to(np.arange(kk), scores.shape)
+    order = np.take_along_axis(top, np.argsort(-np.take_along_axis(scores, top, 1), axis=1, kind='stable'), 1)
     scores, ids = np.take_along_axis(scores, order, 1), np.take_along_axis(cand, order, 1)
     ids[~np.isfinite(scores)] = -1
     if k > kk:
@@ -363,9 +393,9 @@ def index_run(run:str|Path, # a run folder from `edgeglass align`
               out:str|Path|None=None, # the index folder (None: RUN/index-<modality>)
               modality:str='image', # what to index: 'image', 'text' or 'audio'
               split:str|None=None, # manifest split (None: every row)
-              shortlist_dim:int|None=None, # prefix width searched first (None: the model's smallest MRL width)
-              shortlist_k:int=200, # candidates re-ranked at full width
-              kind:str='flat', # FAISS index on the prefix: 'flat', 'ivf' or 'hnsw'
+              shortlist_dim:int|None=None, # prefix width searched first (None: `kind`'s choice)
+              shortlist_k:int|None=None, # candidates re-ranked at full width (None: `kind`'s choice)
+              kind:str='auto', # 'auto' (by size), or the FAISS index on the prefix: 'flat', 'ivf' or 'hnsw'
               batch_size:int=32, # items per backbone call
               cache:FeatureCache|None=None, # backbone feature cache (None: the user cache folder)
               progress:bool=True, # progress bars
@@ -375,7 +405,7 @@ def index_run(run:str|Path, # a run folder from `edgeglass align`
     model, m = model or load_run_model(run), check_modality(modality)
     items = folder_items(data, m, split)
     emb, kept = embed_items(model, m, items, cache, batch_size, progress)
-    index = MatryoshkaIndex(emb, shortlist_dim or min(model.config.mrl_dims), shortlist_k, kind=kind)
+    index = MatryoshkaIndex(emb, shortlist_dim, shortlist_k, kind=kind)
     meta = {'run': str(Path(run).resolve()), 'data': str(Path(data).resolve()), 'modality': m, 'split': split,
             'skipped': len(items) - len(kept), 'items': [items[i] for i in kept]}
     return index.save(Path(out) if out is not None else Path(run)/f'index-{m}', meta=meta)

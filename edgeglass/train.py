@@ -274,9 +274,10 @@ def precision(self:Trainer) -> str:
 # %% ../nbs/15_train.ipynb #571af068
 @patch
 def make_loader(self:Trainer, data, shuffle:bool) -> DataLoader:
-    "A `DataLoader` over `data` in `EpochSampler` order, with its own generator."
+    "A `DataLoader` over `data` in `EpochSampler` order (or the data's own `sampler`), with its own generator."
     cfg = self.config
-    return DataLoader(data, batch_size=cfg.batch_size, sampler=EpochSampler(len(data), cfg.seed, shuffle),
+    own = data.sampler(cfg.seed, shuffle) if hasattr(data, 'sampler') else None   # a mapped FeatureDataset reads a few shards at a time
+    return DataLoader(data, batch_size=cfg.batch_size, sampler=own or EpochSampler(len(data), cfg.seed, shuffle),
                       drop_last=cfg.drop_last if shuffle else len(data) >= cfg.batch_size, collate_fn=data.collate,
                       num_workers=cfg.num_workers, generator=torch.Generator().manual_seed(cfg.seed))
 
