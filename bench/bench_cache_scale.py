@@ -10,8 +10,10 @@ Each case trains from `FeatureDataset(preload=False)`: shards memory-mapped on a
 modality, in `BlockShuffleSampler` order. The pooled case also trains from a preloaded dataset (every item read into
 memory first), the simple way; the sequence case does not, since its features alone are 16 GB in float32. Each run
 is a fresh process, so its peak RSS (`VmHWM`) is its own; it also reports the RSS after the dataset is built and
-the most the mapped shards can hold (`window + 1` shards per modality). Each case runs at every `--items` size: on
-the mapped path the peak does not grow with the number of items. Writes `bench/results/cache_scale.json`.
+the most the mapped shards can hold (`window + 1` shards per modality). The RSS before the epoch includes the row keys
+and each namespace's index (the list of its items), about 200 bytes per item per modality, read before the epoch
+starts; the growth during the epoch is then the mapped shards and the training step, the same at every size. Each
+case runs at every `--items` size. Writes `bench/results/cache_scale.json`.
 
     python bench/bench_cache_scale.py                     # 20,000 and 1,000,000 items (about 9.5 GB of shards under --root)
     python bench/bench_cache_scale.py --items 20000 --quick
@@ -57,10 +59,11 @@ def run_case(root:str, items:int, preload:bool, window:int, batch:int, dim:int) 
     from edgeglass.utils import no_bitsandbytes, save_safetensors
     with no_bitsandbytes(): import accelerate, transformers.optimization   # what the trainer imports, loaded before measuring
     torch.set_num_threads(1)
-    t0 = time.perf_counter()
+    t0, start_kb = time.perf_counter(), status_kb('VmRSS')
     keys = {m: [f'{ns}:{i:08d}' for i in range(items)] for m, ns in (('vision', 'a'), ('text', 'b'))}
     cache = FeatureCache(root, shard_size=SHARD)
     ds = FeatureDataset(cache, keys, preload=preload, window=window)
+    ds.nbytes()                                                                 # reads each namespace's index (its item list) now
     build_s = time.perf_counter() - t0
 
     class Heads(Task):
@@ -74,13 +77,14 @@ def run_case(root:str, items:int, preload:bool, window:int, batch:int, dim:int) 
     out = Path(root).parent/f'run-{os.getpid()}'
     cfg = TrainConfig(epochs=1, batch_size=batch, lr=1e-3, warmup_steps=0, checkpoint_every=10**9, log_every=max(1, len(ds) // batch // 20))
     before = status_kb('VmRSS')
+    keys_kb = before - start_kb if not preload else None
     Path('/proc/self/clear_refs').write_text('5')                                   # peak RSS from here on
     t1 = time.perf_counter()
     h = Trainer(Heads(model), ds, cfg, out, progress=False).fit()
     epoch_s = time.perf_counter() - t1
     shutil.rmtree(out, ignore_errors=True)
     shard_bytes = max(info['size'] for ns in ('a', 'b') for info in cache.reader(ns).index['shards'].values())
-    return {'preload': preload, 'steps': h.step, 'dataset_build_s': round(build_s, 1), 'epoch_s': round(epoch_s, 1),
+    return {'preload': preload, 'steps': h.step, 'rss_keys_and_index_mib': None if keys_kb is None else round(keys_kb / 1024), 'dataset_build_s': round(build_s, 1), 'epoch_s': round(epoch_s, 1),
             'rss_before_mib': round(before / 1024), 'peak_rss_mib': round(status_kb('VmHWM') / 1024),
             'maps_at_most_mib': None if preload else round(2 * (window + 1) * shard_bytes / 2**20),
             'first_loss': round(h.train[0]['loss'], 3) if h.train else None, 'last_loss': round(h.train[-1]['loss'], 3) if h.train else None}
@@ -100,7 +104,7 @@ def measure(folder:Path, case:str, items:int, tokens:int, window:int, batch:int,
         res.update(case=case, tokens=tokens, items=items, dim=dim, shards_gb=round(gb, 2), write_s=round(write_s, 1))
         rows.append(res)
         print(f'{case:<12} {"preloaded" if preload else "mapped":<10} {items:>9,} {gb:>9.2f} {res["dataset_build_s"]:>8.1f} {res["epoch_s"]:>8.1f} '
-              f'{res["rss_before_mib"]:>8} MiB {res["peak_rss_mib"]:>5} MiB {res["maps_at_most_mib"] or "-":>8}', flush=True)
+              f'{res["rss_keys_and_index_mib"] if res["rss_keys_and_index_mib"] is not None else "-":>6} MiB {res["rss_before_mib"]:>6} MiB {res["peak_rss_mib"]:>5} MiB {res["maps_at_most_mib"] or "-":>8}', flush=True)
     return rows
 
 @call_parse
@@ -118,7 +122,7 @@ def main(items:Param('items in each case (several: one run per size)', int, narg
     if _case: print('RESULT ' + json.dumps(run_case(**json.loads(_case)))); return
     root = Path(root or Path.home()/'.cache'/'edgeglass'/'bench'/'cache_scale')
     rows = []
-    print(f'{"case":<12} {"dataset":<10} {"items":>9} {"shards GB":>9} {"build s":>8} {"epoch s":>8} {"RSS before":>10} {"peak RSS":>9} {"maps <=":>8}')
+    print(f'{"case":<12} {"dataset":<10} {"items":>9} {"shards GB":>9} {"build s":>8} {"epoch s":>8} {"keys+index":>10} {"RSS before":>10} {"peak RSS":>9} {"maps <=":>8}')
     try:
         for n in items:
             for case, t in (('pooled', 1), ('sequences', tokens)):

@@ -29,22 +29,26 @@ from edgeglass.index import MatryoshkaIndex, _faiss, recall_at_k, synthetic_mrl_
 from edgeglass.utils import atomic_write_json
 
 def timed_pair(base, ours, q:np.ndarray, singles:int, repeats:int) -> dict:
-    "Median seconds of base and ours, batch (all of q) and single (one query at a time), interleaved."
+    "Median seconds of base and ours, batch (all of q) and single (one query at a time), interleaved (the first alternates)."
     one = lambda fn: [fn(q[i:i + 1]) for i in range(singles)]
     base(q[:8]); ours(q[:8])
     out = {'base_batch': [], 'ours_batch': [], 'base_single': [], 'ours_single': []}
-    for _ in range(repeats):
-        for name, fn, arg in (('base_batch', base, None), ('ours_batch', ours, None), ('base_single', base, 1), ('ours_single', ours, 1)):
-            t = time.perf_counter(); fn(q) if arg is None else one(fn); out[name].append(time.perf_counter() - t)
+    for r in range(repeats):                                                  # who goes first alternates between rounds
+        for mode in ('batch', 'single'):
+            pair = [('base', base), ('ours', ours)][::1 if r % 2 == 0 else -1]
+            for who, fn in pair:
+                t = time.perf_counter(); fn(q) if mode == 'batch' else one(fn); out[f'{who}_{mode}'].append(time.perf_counter() - t)
     return {k: statistics.median(v) for k, v in out.items()}
 
 def nbytes(index) -> int: return int(_faiss().serialize_index(index).nbytes)
 
-def compare_peer(g, q, truth, idx, efs, target, singles, repeats, threads, cores) -> dict:
+def compare_peer(g, q, truth, idx, efs, target, singles, repeats, threads, cores, ef_construction:int|None=None) -> dict:
     "FAISS HNSW at full width: the efSearch sweep, then timed against ours at the smallest efSearch reaching `target`."
     faiss, (n, dim) = _faiss(), g.shape
     faiss.omp_set_num_threads(cores)
-    t = time.perf_counter(); h = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT); h.add(g); build = time.perf_counter() - t
+    h = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+    if ef_construction: h.hnsw.efConstruction = ef_construction                # else FAISS's default (40)
+    t = time.perf_counter(); h.add(g); build = time.perf_counter() - t
     faiss.omp_set_num_threads(threads)
     sweep = []
     for ef in efs:
@@ -76,8 +80,9 @@ def main(sizes:Param('gallery sizes', int, nargs='+')=[10_000, 30_000, 100_000, 
          queries:int=1000, # batch size
          singles:int=200, # single-query calls per timing
          target:float=0.99, # recall@10 the peer and ours are compared at
-         efs:Param('the peer\'s efSearch values', int, nargs='+')=[16, 32, 48, 64, 96, 128, 192, 256, 384],
-         repeats:int=3, # timing rounds (median)
+         efs:Param('the peer\'s efSearch values', int, nargs='+')=[16, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768],
+         repeats:int=5, # timing rounds (median)
+         peer_ef_construction:int=None, # the peer's efConstruction (default: FAISS's, 40)
          threads:int=1, # FAISS threads for search (builds use every core)
          profile:str='bench/profiles/demo512_image.npy', # per-dimension std of a trained run
          quick:store_true=False, # CI: do not write bench/results
@@ -111,7 +116,7 @@ def main(sizes:Param('gallery sizes', int, nargs='+')=[10_000, 30_000, 100_000, 
         print(f'{n:>10,} {row["default"][:34]:<34} {build:>8.1f} {row["batch_qps"]:>10,} {row["batch_vs_flat"]:>7.2f}x {row["single_qps"]:>11,} '
               f'{row["single_vs_flat"]:>7.2f}x {row["recall_at_10"]:>10.4f}', flush=True)
         del flat; gc.collect()
-        if n == peer_at: peer = compare_peer(g, q, truth, idx, efs, target, singles, repeats, threads, cores)
+        if n == peer_at: peer = compare_peer(g, q, truth, idx, efs, target, singles, repeats, threads, cores, peer_ef_construction)
         del idx, g, q; gc.collect()
     res = finish({'benchmark': 'MatryoshkaIndex defaults vs flat, and vs FAISS HNSW at full width', 'profile': profile,
                   'queries': queries, 'singles': singles, 'target_recall': target, 'machine': machine, 'defaults': rows, 'peer': peer})

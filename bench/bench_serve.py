@@ -15,8 +15,9 @@ What it does:
    of its training data (`edgeglass.index.index_run` on the folder in `RUN/summary.json`), tiled to N rows with
    small gaussian noise added (`--noise`: the noise vector's norm relative to the unit embedding) and
    re-normalised; the items list cycles over the real image paths, so results have real captions and files.
-   It is saved as a `MatryoshkaIndex` with `index_run`'s defaults (flat FAISS shortlist at the smallest MRL
-   width, 200 candidates re-ranked at full width) and `index_run`'s metadata. The text and audio indexes of the
+   It is saved as a `MatryoshkaIndex` with `index_run`'s defaults (`kind='auto'`: at 100,000 items an HNSW graph
+   over the 128-wide prefix, 100 candidates re-ranked at full width; the result records the config) and `index_run`'s
+   metadata. The text and audio indexes of the
    copy are the real ones (built by `index_run`), so the server only loads at startup and builds nothing.
 3. The server in a subprocess (`edgeglass serve --run COPY --host 127.0.0.1 --port P`; before that command
    existed, `python -c "from edgeglass.serve import serve; serve(...)"`; the result says which) on a free port.
@@ -104,14 +105,14 @@ def tiled_copy(run:Path, dest:Path, n:int, noise:float, seed:int) -> dict:
     emb = np.tile(base, (reps, 1))[:n]
     emb += rng.standard_normal(emb.shape, dtype=np.float32) * np.float32(noise / np.sqrt(emb.shape[1]))
     emb /= np.linalg.norm(emb, axis=1, keepdims=True)
-    shortlist_dim = min(model.config.mrl_dims)                  # index_run's defaults
-    index = MatryoshkaIndex(emb, shortlist_dim, 200, kind='flat')
+    index = MatryoshkaIndex(emb)                                  # index_run's defaults (kind='auto')
+    shortlist_dim = index.config.shortlist_dim
     index.save(dest/'index-vision', meta={'run': str(dest.resolve()), 'data': meta['data'], 'modality': 'vision',
                                           'split': meta.get('split'), 'skipped': 0,
                                           'items': [items[i % len(items)] for i in range(n)]})
     m = min(n, len(base))
     cos = float(np.median(np.sum(emb[:m] * base[:m], axis=1)))
-    return dict(n=n, real_items=len(base), dim=int(emb.shape[1]), shortlist_dim=shortlist_dim, shortlist_k=200, kind='flat',
+    return dict(n=n, real_items=len(base), dim=int(emb.shape[1]), shortlist_dim=shortlist_dim, shortlist_k=index.config.shortlist_k, kind=index.config.kind,
                 noise_norm=noise, median_cos_to_real=round(cos, 4), build_s=round(time.perf_counter() - t, 2),
                 widths=sorted({*model.config.mrl_dims, model.config.dim}), full_width=model.config.dim)
 
