@@ -17,7 +17,10 @@ Sections, each timed after a warm-up, with `torch.cuda.synchronize()` around the
    also the same step from precomputed backbone features (the feature-cache path: heads and loss only).
 2. `vlm`: Stage 2 training step time: `QwenVLM` (64 vision tokens of width 512 as prefix + prompt and
    answer tokens, loss on the answer), with LoRA adapters (base frozen) and with full fine-tuning.
-3. `generate`: greedy tokens/s with the KV cache (`QwenDecoder.generate` after the 64-token prefix), batch 1
+3. `trainer`: the same Stage 1 heads trained through `edgeglass.train.Trainer` from precomputed features, with
+   `TrainConfig(mixed_precision='bf16')` (Accelerate's autocast) and with `'no'`: steps/s, first and last loss
+   of each, and the peak memory; the check that mixed precision runs through the trainer on a GPU.
+4. `generate`: greedy tokens/s with the KV cache (`QwenDecoder.generate` after the 64-token prefix), batch 1
    and batch 8, plus the prefill time of 64 latents vs the 577-token CLIP grid vs 1500 Whisper frames.
 
 `--smoke` runs the same code on the CPU with the tiny configs (float32, a couple of steps) to catch bugs
@@ -138,6 +141,46 @@ def bench_align(b:Bench, batch:int, audio_s:float) -> dict:
     del model, opt, feats, x
     return res
 
+class _Features(torch.utils.data.Dataset):
+    "Rows of precomputed backbone features in the shape the trainer reads (`modalities`, `collate`)."
+    def __init__(self, feats:dict, repeat:int):
+        from edgeglass.cache import split_features
+        self.items, self.repeat = {m: split_features(f) for m, f in feats.items()}, repeat
+    @property
+    def modalities(self): return tuple(self.items)
+    def __len__(self): return self.repeat * len(next(iter(self.items.values())))
+    def __getitem__(self, i):
+        return {m: v[i % len(v)] for m, v in self.items.items()}
+    def collate(self, rows):
+        from edgeglass.cache import collate
+        return {m: collate([r[m] for r in rows]) for m in self.modalities}
+
+def bench_trainer(b:Bench, batch:int, audio_s:float) -> dict:
+    "Stage 1 heads through `Trainer` from features, bf16 mixed precision against full precision: steps/s, losses, peak memory."
+    from edgeglass.train import TrainConfig, Trainer
+    seed_everything(0)
+    model = MultimodalAlignmentModel(alignment_config(b.smoke))
+    for enc in model.encoders.values(): enc.backbone.to(b.dtype)
+    model.to(b.device)
+    x = alignment_inputs(model, batch, audio_s, b.device)
+    with torch.no_grad(), b.autocast():
+        feats = {m: model.extract(m, v) for m, v in (('vision', x['images']), ('text', x['texts']), ('audio', x['audio']))}
+    feats = {m: type(f)(*(t.float().cpu() if t is not None and t.is_floating_point() else (None if t is None else t.cpu())
+                         for t in (f.sequence, f.mask, f.pooled))) for m, f in feats.items()}
+    data, res = _Features(feats, repeat=b.steps + b.warmup), {'batch': batch}
+    start = {k: v.clone() for k, v in model.weights_to_save().items()}
+    for precision in ('bf16', 'no'):
+        model.load_state_dict(start, strict=False)
+        b.reset_peak()
+        cfg = TrainConfig(epochs=1, batch_size=batch, lr=1e-4, warmup_steps=0, mixed_precision=precision,
+                          checkpoint_every=10**9, log_every=1)
+        with tempfile.TemporaryDirectory() as d:
+            t = time.perf_counter(); h = Trainer(model, data, cfg, d, progress=False).fit(); b.sync(); secs = time.perf_counter() - t
+        res[precision] = {'steps': h.step, 'steps_per_s': round(h.step / secs, 2), 'first_loss': round(h.train[0]['loss'], 4),
+                          'last_loss': round(h.train[-1]['loss'], 4), 'peak_gpu_gb': b.peak_gb()}
+    del model, feats, data
+    return res
+
 def llm_config(b:Bench, **kw) -> QwenDecoderConfig:
     "Qwen2.5-3B's config with random weights (a tiny Qwen2 for the smoke run), in the run's dtype."
     dtype = str(b.dtype).replace('torch.', '')
@@ -239,6 +282,7 @@ def main(smoke:store_true=False, # tiny configs on the CPU, float32, 2 steps: a 
         show(name, r)
         atomic_write_json(out, finish(res))
     section('align', lambda: bench_align(b, align_batch or d(64, 4), audio_s))
+    section('trainer', lambda: bench_trainer(b, align_batch or d(64, 4), audio_s))
     b.reset_peak()
     t_llm, llm = b.build(lambda: QwenDecoder(llm_config(b)).llm)
     res['llm_build_s'] = round(t_llm, 1)
