@@ -26,14 +26,9 @@ import torch
 from fastcore.script import Param, call_parse, store_true
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, finish, machine_info
+from common import RESULTS, finish, machine_info, proc_kb
 
 SHARD = 1024
-
-def status_kb(field:str) -> int:
-    for line in Path('/proc/self/status').read_text().splitlines():
-        if line.startswith(field + ':'): return int(line.split()[1])
-    raise RuntimeError(field)
 
 def build(root:Path, items:int, tokens:int, dim:int):
     "Two namespaces under `root`: 'a' with `tokens` tokens per item, 'b' with one; float16; one index write each."
@@ -59,7 +54,7 @@ def run_case(root:str, items:int, preload:bool, window:int, batch:int, dim:int) 
     from edgeglass.utils import no_bitsandbytes, save_safetensors
     with no_bitsandbytes(): import accelerate, transformers.optimization   # what the trainer imports, loaded before measuring
     torch.set_num_threads(1)
-    t0, start_kb = time.perf_counter(), status_kb('VmRSS')
+    t0, start_kb = time.perf_counter(), proc_kb('VmRSS')
     keys = {m: [f'{ns}:{i:08d}' for i in range(items)] for m, ns in (('vision', 'a'), ('text', 'b'))}
     cache = FeatureCache(root, shard_size=SHARD)
     ds = FeatureDataset(cache, keys, preload=preload, window=window)
@@ -76,7 +71,7 @@ def run_case(root:str, items:int, preload:bool, window:int, batch:int, dim:int) 
     model = nn.ModuleDict({'vision': nn.Linear(dim, 128), 'text': nn.Linear(dim, 128), 'loss': AlignmentLoss(mrl_dims=())})
     out = Path(root).parent/f'run-{os.getpid()}'
     cfg = TrainConfig(epochs=1, batch_size=batch, lr=1e-3, warmup_steps=0, checkpoint_every=10**9, log_every=max(1, len(ds) // batch // 20))
-    before = status_kb('VmRSS')
+    before = proc_kb('VmRSS')
     keys_kb = before - start_kb if not preload else None
     Path('/proc/self/clear_refs').write_text('5')                                   # peak RSS from here on
     t1 = time.perf_counter()
@@ -85,7 +80,7 @@ def run_case(root:str, items:int, preload:bool, window:int, batch:int, dim:int) 
     shutil.rmtree(out, ignore_errors=True)
     shard_bytes = max(info['size'] for ns in ('a', 'b') for info in cache.reader(ns).index['shards'].values())
     return {'preload': preload, 'steps': h.step, 'rss_keys_and_index_mib': None if keys_kb is None else round(keys_kb / 1024), 'dataset_build_s': round(build_s, 1), 'epoch_s': round(epoch_s, 1),
-            'rss_before_mib': round(before / 1024), 'peak_rss_mib': round(status_kb('VmHWM') / 1024),
+            'rss_before_mib': round(before / 1024), 'peak_rss_mib': round(proc_kb('VmHWM') / 1024),
             'maps_at_most_mib': None if preload else round(2 * (window + 1) * shard_bytes / 2**20),
             'first_loss': round(h.train[0]['loss'], 3) if h.train else None, 'last_loss': round(h.train[-1]['loss'], 3) if h.train else None}
 

@@ -24,17 +24,11 @@ import torch.multiprocessing as mp
 from fastcore.script import Param, call_parse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, finish, machine_info
+from common import RESULTS, finish, machine_info, proc_kb
 from edgeglass.losses import AlignmentLoss
 from edgeglass.utils import atomic_write_json
 
 LOSSES = {'gather-all': {}, 'local': {'local_loss': True}, 'siglip': {'kind': 'siglip', 'temperature': 0.1}}
-
-def rss_kb(field:str) -> int:
-    "A field of /proc/self/status in kB (VmRSS now, VmHWM the peak)."
-    for line in Path('/proc/self/status').read_text().splitlines():
-        if line.startswith(field + ':'): return int(line.split()[1])
-    raise RuntimeError(f'/proc/self/status has no {field}')
 
 def logit_elements(name:str, n:int, world:int) -> int:
     "Logit entries one rank holds for the backward pass: n² gathered, 2·b·n local, b² per ring step (W steps) for SigLIP."
@@ -52,9 +46,9 @@ def _rank(rank:int, world:int, init:str, out:str, name:str, n:int, dim:int, repe
             loss(a, b).loss.backward(); a.grad = b.grad = None
         dist.barrier()
         Path('/proc/self/clear_refs').write_text('5')                       # reset the peak RSS to the RSS now
-        before = rss_kb('VmRSS')
+        before = proc_kb('VmRSS')
         step()
-        peak = rss_kb('VmHWM') - before
+        peak = proc_kb('VmHWM') - before
         times = []
         for _ in range(repeats):
             dist.barrier(); t0 = time.perf_counter(); step(); times.append(time.perf_counter() - t0)

@@ -45,7 +45,7 @@ import numpy as np
 import requests
 from fastcore.script import call_parse
 
-from common import RESULTS, finish, machine_info
+from common import RESULTS, finish, machine_info, proc_kb
 from edgeglass.utils import atomic_write_json
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
@@ -154,10 +154,8 @@ def server_command(run:Path, port:int) -> tuple[list[str], str]:
 
 def rss_mb(pid:int) -> dict:
     "The process's resident memory now and at its peak, in MB (Linux)."
-    try:
-        st = dict(l.split(':', 1) for l in Path(f'/proc/{pid}/status').read_text().splitlines() if ':' in l)
-        return {k: round(int(st[f].split()[0]) / 1024, 1) for k, f in (('rss_mb', 'VmRSS'), ('peak_rss_mb', 'VmHWM')) if f in st}
-    except OSError: return {}
+    try: return {k: round(proc_kb(f, pid) / 1024, 1) for k, f in (('rss_mb', 'VmRSS'), ('peak_rss_mb', 'VmHWM'))}
+    except (OSError, RuntimeError): return {}
 
 
 def start_server(cmd:list[str], base:str, log:Path, timeout:float=600) -> tuple[subprocess.Popen, float]:

@@ -34,6 +34,14 @@ def command_line() -> str:
     except ValueError: pass
     return ' '.join(['python', shlex.quote(str(script))] + [shlex.quote(a) for a in sys.argv[1:]])
 
+def proc_kb(field:str, # a /proc/<pid>/status field in kB: VmRSS (resident now), VmHWM (peak resident)
+            pid:int|str='self', # the process
+           ) -> int:
+    "A memory field of a process's /proc status, in kB (Linux)."
+    for line in Path(f'/proc/{pid}/status').read_text().splitlines():
+        if line.startswith(field + ':'): return int(line.split()[1])
+    raise RuntimeError(f'/proc/{pid}/status has no {field}')
+
 def finish(res:dict) -> dict:
     "Add the load average at the end, the command and the date to a result."
     res.setdefault('machine', {})['load_average_at_end'] = round(os.getloadavg()[0], 2)

@@ -627,7 +627,9 @@ class FeatureDataset(torch.utils.data.Dataset):
     def mapped_item(self, key:str) -> ItemFeatures:
         "One item read through its memory-mapped shard (at most `window + 1` shards mapped per namespace)."
         ns, c = _split_key(key, 'key')
-        store = self.__dict__.setdefault('_stores', {}).get(ns) or self._stores.setdefault(ns, self.cache.reader(ns))
+        stores = self.__dict__.setdefault('_stores', {})                       # one store per namespace, kept
+        if ns not in stores: stores[ns] = self.cache.reader(ns)
+        store = stores[ns]
         if c not in store.where: raise KeyError(f'{store.folder}: item {c} is not in the cache; run FeatureCache.extract first')
         return store.mapped(store.where[c], self.window + 1).item(c)
 

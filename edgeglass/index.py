@@ -122,7 +122,7 @@ def auto_knobs(n:int, # vectors in the gallery
               ) -> dict:
     "What `kind='auto'` builds: exact search below `AUTO_EXACT_BELOW` vectors, else HNSW on the 128-wide prefix, 100 candidates re-ranked."
     if n < AUTO_EXACT_BELOW: return {'kind': 'flat', 'shortlist_dim': dim, 'shortlist_k': 200}
-    return {'kind': 'hnsw', 'shortlist_dim': min(128, dim), 'shortlist_k': 100, 'hnsw_m': 32, 'ef_construction': 80, 'ef_search': 100}
+    return {'kind': 'hnsw', 'shortlist_dim': min(128, dim), 'shortlist_k': 100, 'ef_search': 100}   # M 32, efConstruction 80: IndexConfig's
 
 @dataclass
 class IndexConfig(Config):
@@ -162,7 +162,7 @@ class MatryoshkaIndex:
                  shortlist_dim:int|None=None, # width of the prefix searched by FAISS (None: `kind`'s choice)
                  shortlist_k:int|None=None, # candidates per query re-ranked at full width (None: `kind`'s choice)
                  *,
-                 kind:str='auto', # 'auto' (by size: exact below 20,000 vectors, else HNSW on the prefix), 'flat', 'ivf' or 'hnsw'
+                 kind:str='auto', # 'auto' (by size: exact below `AUTO_EXACT_BELOW` vectors, else HNSW on the prefix), 'flat', 'ivf' or 'hnsw'
                  nlist:int|None=None, # IVF lists (None: 4 sqrt(N), at most N / 39)
                  nprobe:int=16, # IVF lists visited per query
                  hnsw_m:int=32, # HNSW links per node
