@@ -90,7 +90,7 @@ def index_(run:str=None, # a run folder from `edgeglass align` or `edgeglass dem
            data:str=None, # a manifest folder, WebDataset shards 'DIR/{000000..000009}.tar' (quoted), or a folder of image / audio files; required
            modality:str='image', # what to index: image, text or audio
            out:str=None, # the index folder (default: RUN/index-MODALITY)
-           kind:str='auto', # auto (exact search below 30,000 items, else HNSW on the 128-wide prefix), flat, ivf or hnsw
+           kind:str='auto', # auto (exact search below 8,000 items, else an 8-bit HNSW on the 128-wide prefix), flat, ivf or hnsw
            split:str=None, # manifest split to index (default: every row)
           ):
     "Embed a folder's images, captions or audio with a Stage 1 run into a Matryoshka index."

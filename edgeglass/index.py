@@ -18,7 +18,7 @@ from .models.alignment import MultimodalAlignmentModel
 from .runs import RunFolder
 
 # %% auto #0
-__all__ = ['KINDS', 'AUTO_EXACT_BELOW', 'FORMAT', 'IMAGE_EXTS', 'AUDIO_EXTS', 'exact_search', 'recall_at_k',
+__all__ = ['KINDS', 'CODES', 'AUTO_EXACT_BELOW', 'FORMAT', 'IMAGE_EXTS', 'AUDIO_EXTS', 'exact_search', 'recall_at_k',
            'mrl_variance_profile', 'prefix_variance_share', 'variance_profile', 'synthetic_mrl_embeddings',
            'auto_knobs', 'IndexConfig', 'MatryoshkaIndex', 'add', 'search', 'save', 'load', 'folder_items',
            'load_run_model', 'embed_items', 'query_modality', 'embed_query', 'index_run', 'search_index']
@@ -115,14 +115,15 @@ def synthetic_mrl_embeddings(n:int, # how many vectors
 
 # %% ../nbs/17_mrl_index.ipynb #eed7260d
 KINDS = ('auto', 'flat', 'ivf', 'hnsw')
-AUTO_EXACT_BELOW = 30_000       # `kind='auto'`: below this many vectors, exact search at full width (bench/bench_index_auto.py)
+CODES = ('float', 'sq8')        # how FAISS stores the prefixes: float32, or one byte per number (FAISS's 8-bit scalar quantiser)
+AUTO_EXACT_BELOW = 8_000        # `kind='auto'`: below this many vectors, exact search at full width (bench/bench_index_auto.py)
 
 def auto_knobs(n:int, # vectors in the gallery
                dim:int, # their width
               ) -> dict:
-    "What `kind='auto'` builds: exact search below `AUTO_EXACT_BELOW` vectors, else HNSW on the 128-wide prefix, 100 candidates re-ranked."
-    if n < AUTO_EXACT_BELOW: return {'kind': 'flat', 'shortlist_dim': dim, 'shortlist_k': 200}
-    return {'kind': 'hnsw', 'shortlist_dim': min(128, dim), 'shortlist_k': 100, 'ef_search': 100}   # M 32, efConstruction 80: IndexConfig's
+    "What `kind='auto'` builds: exact search below `AUTO_EXACT_BELOW` vectors, else an 8-bit HNSW (M 16) on the 128-wide prefix, 100 candidates re-ranked."
+    if n < AUTO_EXACT_BELOW: return {'kind': 'flat', 'shortlist_dim': dim, 'shortlist_k': 200, 'hnsw_m': 32, 'codes': 'float'}
+    return {'kind': 'hnsw', 'shortlist_dim': min(128, dim), 'shortlist_k': 100, 'ef_search': 100, 'hnsw_m': 16, 'codes': 'sq8'}
 
 @dataclass
 class IndexConfig(Config):
@@ -132,12 +133,14 @@ class IndexConfig(Config):
     kind:str = 'auto'                # 'auto' (chosen by size: `auto_knobs`), 'flat' (exact on the prefix), 'ivf' or 'hnsw' (approximate)
     nlist:int|None = None            # IVF: number of inverted lists (None: 4 sqrt(N), at most N / 39)
     nprobe:int = 16                  # IVF: lists visited per query
-    hnsw_m:int = 32                  # HNSW: links per node
+    hnsw_m:int|None = None           # HNSW: links per node (None: `kind`'s choice, else 32)
     ef_construction:int = 80         # HNSW: candidate list size while building
     ef_search:int|None = None        # HNSW: candidate list size while searching (None: shortlist_k)
+    codes:str|None = None            # how FAISS stores the prefixes, one of `CODES` (None: `kind`'s choice, else 'float'); the re-rank is exact either way
 
     def __post_init__(self):
         if self.kind not in KINDS: raise ValueError(f"kind: expected one of {KINDS}, got {self.kind!r}")
+        if self.codes is not None and self.codes not in CODES: raise ValueError(f"codes: expected one of {CODES}, got {self.codes!r}")
         for f in ('shortlist_dim', 'shortlist_k', 'nlist', 'nprobe', 'hnsw_m', 'ef_construction', 'ef_search'):
             v = getattr(self, f)
             if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1): raise ValueError(f'{f}: expected a positive int, got {v!r}')
@@ -151,7 +154,8 @@ class IndexConfig(Config):
                  dim:int, # their width
                 ) -> 'IndexConfig':
         "This config with its open choices made for n vectors of width dim (`auto_knobs` for kind 'auto')."
-        knobs = auto_knobs(n, dim) if self.kind == 'auto' else {'kind': self.kind, 'shortlist_dim': min(128, dim), 'shortlist_k': 200}
+        knobs = (auto_knobs(n, dim) if self.kind == 'auto' else
+                 {'kind': self.kind, 'shortlist_dim': min(128, dim), 'shortlist_k': 200, 'hnsw_m': 32, 'codes': 'float'})
         return self.replace(**{k: v for k, v in knobs.items() if k == 'kind' or getattr(self, k) is None})
 
 # %% ../nbs/17_mrl_index.ipynb #4a093c0c
@@ -165,13 +169,14 @@ class MatryoshkaIndex:
                  kind:str='auto', # 'auto' (by size: exact below `AUTO_EXACT_BELOW` vectors, else HNSW on the prefix), 'flat', 'ivf' or 'hnsw'
                  nlist:int|None=None, # IVF lists (None: 4 sqrt(N), at most N / 39)
                  nprobe:int=16, # IVF lists visited per query
-                 hnsw_m:int=32, # HNSW links per node
+                 hnsw_m:int|None=None, # HNSW links per node (None: `kind`'s choice, else 32)
                  ef_construction:int=80, # HNSW build-time candidate list
                  ef_search:int|None=None, # HNSW search-time candidate list (None: `kind`'s choice, else shortlist_k)
+                 codes:str|None=None, # 'float' or 'sq8': how FAISS stores the prefixes (None: `kind`'s choice, else 'float')
                 ):
         x = _unit_rows(embeddings, 'embeddings')
         self.config = IndexConfig(shortlist_dim=shortlist_dim, shortlist_k=shortlist_k, kind=kind, nlist=nlist, nprobe=nprobe,
-                                  hnsw_m=hnsw_m, ef_construction=ef_construction, ef_search=ef_search).resolved(*x.shape)
+                                  hnsw_m=hnsw_m, ef_construction=ef_construction, ef_search=ef_search, codes=codes).resolved(*x.shape)
         shortlist_dim = self.config.shortlist_dim
         if shortlist_dim > x.shape[1]:
             raise ValueError(f'shortlist_dim: {shortlist_dim} is larger than the embedding width D={x.shape[1]} (embeddings shape {x.shape})')
@@ -182,10 +187,12 @@ class MatryoshkaIndex:
     @property
     def exact(self) -> bool:
         "A flat index over the whole width: FAISS's answer is the exact answer, with nothing to re-rank."
-        return self.config.kind == 'flat' and self.config.shortlist_dim == self.dim
+        return self.config.kind == 'flat' and self.config.shortlist_dim == self.dim and self.config.codes in (None, 'float')
 
     def __len__(self): return len(self.full)
-    def __repr__(self): return f'MatryoshkaIndex({len(self)} x {self.dim}, {self.config.kind} shortlist at {self.config.shortlist_dim}, k={self.config.shortlist_k})'
+    def __repr__(self):
+        c = self.config
+        return f'MatryoshkaIndex({len(self)} x {self.dim}, {c.kind}{" " + c.codes if c.codes == "sq8" else ""} shortlist at {c.shortlist_dim}, k={c.shortlist_k})'
 
 # %% ../nbs/17_mrl_index.ipynb #5c272c2e
 def _ivf_nlist(cfg:IndexConfig, n:int) -> int:
@@ -198,13 +205,16 @@ def _new_faiss_index(self, p:np.ndarray, # (N, shortlist_dim) unit prefixes to t
                     ):
     "A FAISS inner-product index over `shortlist_dim` wide vectors, trained on `p` if it needs training."
     faiss, cfg, d = _faiss(), self.config, p.shape[1]
-    if cfg.kind == 'flat': return faiss.IndexFlatIP(d)
-    if cfg.kind == 'hnsw':
-        index = faiss.IndexHNSWFlat(d, cfg.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+    ip, sq8 = faiss.METRIC_INNER_PRODUCT, cfg.codes == 'sq8'         # sq8: one byte per number, each column's range learnt from p
+    if cfg.kind == 'flat': index = faiss.IndexScalarQuantizer(d, faiss.ScalarQuantizer.QT_8bit, ip) if sq8 else faiss.IndexFlatIP(d)
+    elif cfg.kind == 'hnsw':
+        index = faiss.IndexHNSWSQ(d, faiss.ScalarQuantizer.QT_8bit, cfg.hnsw_m, ip) if sq8 else faiss.IndexHNSWFlat(d, cfg.hnsw_m, ip)
         index.hnsw.efConstruction = cfg.ef_construction
     else:
-        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, _ivf_nlist(cfg, len(p)), faiss.METRIC_INNER_PRODUCT)
-        index.train(p)
+        nlist = _ivf_nlist(cfg, len(p))
+        index = (faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(d), d, nlist, faiss.ScalarQuantizer.QT_8bit, ip) if sq8 else
+                 faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, ip))
+    if not index.is_trained: index.train(p)
     self._set_search_params(index)
     return index
 
