@@ -84,7 +84,7 @@ def main(sizes:Param("gallery sizes", int, nargs="+")=[5_000, 10_000, 30_000, 10
          target:float=0.99, # recall@10 the peer and ours are compared at
          efs:Param('the peer\'s efSearch values', int, nargs='+')=[16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 96, 112, 128, 160, 192, 256, 384, 512, 768],
          repeats:int=5, # timing rounds (median)
-         peer_ef_construction:int=80, # the peer's efConstruction (ours: 80; FAISS's default: 40)
+         peer_ef_construction:int=80, # the peer's efConstruction (FAISS's default: 40)
          threads:int=1, # FAISS threads for search (builds use every core)
          profile:str='bench/profiles/demo512_image.npy', # per-dimension std of a trained run
          quick:store_true=False, # CI: do not write bench/results
@@ -109,7 +109,7 @@ def main(sizes:Param("gallery sizes", int, nargs="+")=[5_000, 10_000, 30_000, 10
         ours = lambda x: idx.search(x, 10)
         tm = timed_pair(lambda x: flat.search(x, 10), ours, q, n_single := singles * (5 if n <= 100_000 else 1), repeats)
         c = idx.config
-        row = {'n': n, 'dim': dim, 'default': f"{c.kind} {c.shortlist_dim}" + (' 8-bit' if c.codes == 'sq8' else '') + (f" (M {c.hnsw_m}, efSearch {c.ef_search}) + re-rank {c.shortlist_k}" if c.kind == 'hnsw' else '' if idx.exact else f' + re-rank {c.shortlist_k}'),
+        row = {'n': n, 'dim': dim, 'default': f"{c.kind} {c.shortlist_dim}" + (' 8-bit' if c.codes == 'sq8' else '') + (f" (M {c.hnsw_m}, efC {c.ef_construction}, efSearch {c.ef_search}) + re-rank {c.shortlist_k}" if c.kind == 'hnsw' else '' if idx.exact else f' + re-rank {c.shortlist_k}'),
                'config': c.to_dict(), 'build_s': round(build, 1), 'recall_at_10': round(recall_at_k(ours(q)[1], truth), 4),
                'batch_qps': round(queries / tm['ours_batch']), 'flat_batch_qps': round(queries / tm['base_batch']),
                'single_qps': round(n_single / tm['ours_single']), 'flat_single_qps': round(n_single / tm['base_single'])}
