@@ -271,10 +271,11 @@ def search(self, queries, # (Q, D) query embeddings, torch or numpy (normalised 
     _, cand = self.index.search(_prefix(q, self.config.shortlist_dim), kk)   # (Q, kk) shortlist ids
     scores = self._rerank(q, cand)                                          # (Q, kk) full-width cosine
     rows = np.arange(len(q))[:, None]                                       # plain fancy indexing: a single query pays little overhead
-    top = np.argpartition(scores, kk - k, axis=1)[:, kk - k:] if k < kk else np.arange(kk)   # the best k, then only they are sorted
+    top = (np.argpartition(scores, kk - k, axis=1)[:, kk - k:] if k < kk    # the best k, then only they are sorted
+           else np.broadcast_to(np.arange(kk), scores.shape))
     top_scores = scores[rows, top]
     order = np.argsort(-top_scores, axis=1, kind='stable')
-    scores, ids = top_scores[rows, order], cand[rows, (top[rows, order] if k < kk else order)]
+    scores, ids = top_scores[rows, order], cand[rows, top[rows, order]]
     ids[~np.isfinite(scores)] = -1
     if k > kk:
         scores = np.pad(scores, ((0, 0), (0, k - kk)), constant_values=-np.inf)
