@@ -18,7 +18,7 @@ from .models.alignment import MultimodalAlignmentModel
 from .runs import RunFolder
 
 # %% auto #0
-__all__ = ['KINDS', 'CODES', 'AUTO_EXACT_BELOW', 'FORMAT', 'IMAGE_EXTS', 'AUDIO_EXTS', 'exact_search', 'recall_at_k',
+__all__ = ['KINDS', 'CODES', 'AUTO_EXACT_BELOW', 'SQ8_TAIL', 'FORMAT', 'IMAGE_EXTS', 'AUDIO_EXTS', 'exact_search', 'recall_at_k',
            'mrl_variance_profile', 'prefix_variance_share', 'variance_profile', 'synthetic_mrl_embeddings',
            'auto_knobs', 'IndexConfig', 'MatryoshkaIndex', 'add', 'search', 'save', 'load', 'folder_items',
            'load_run_model', 'embed_items', 'query_modality', 'embed_query', 'index_run', 'search_index']
@@ -125,9 +125,9 @@ AUTO_EXACT_BELOW = 8_000        # `kind='auto'`: below this many vectors, exact 
 def auto_knobs(n:int, # vectors in the gallery
                dim:int, # their width
               ) -> dict:
-    "What `kind='auto'` builds: exact search below `AUTO_EXACT_BELOW` vectors, else an 8-bit HNSW (M 16, efSearch 120) on the 128-wide prefix, 100 candidates re-ranked."
+    "What `kind='auto'` builds: exact search below `AUTO_EXACT_BELOW` vectors, else an 8-bit HNSW (M 24, efSearch 64) on the 128-wide prefix, 100 candidates re-ranked."
     if n < AUTO_EXACT_BELOW: return {'kind': 'flat', 'shortlist_dim': dim, 'shortlist_k': 200, 'hnsw_m': 32, 'codes': 'float'}
-    return {'kind': 'hnsw', 'shortlist_dim': min(128, dim), 'shortlist_k': 100, 'ef_search': 120, 'hnsw_m': 16, 'codes': 'sq8'}
+    return {'kind': 'hnsw', 'shortlist_dim': min(128, dim), 'shortlist_k': 100, 'ef_search': 64, 'hnsw_m': 24, 'codes': 'sq8'}
 
 @dataclass
 class IndexConfig(Config):
@@ -205,6 +205,8 @@ def _ivf_nlist(cfg:IndexConfig, n:int) -> int:
     if nlist > n: raise ValueError(f'nlist: {nlist} inverted lists need at least as many embeddings, got {n}')
     return nlist
 
+SQ8_TAIL = 0.001   # sq8: the share of each column's values left outside its 256 levels at either end (clipped)
+
 def _new_faiss_index(self, p:np.ndarray, # (N, shortlist_dim) unit prefixes to train on
                     ):
     "A FAISS inner-product index over `shortlist_dim` wide vectors, trained on `p` if it needs training."
@@ -218,6 +220,9 @@ def _new_faiss_index(self, p:np.ndarray, # (N, shortlist_dim) unit prefixes to t
         nlist = _ivf_nlist(cfg, len(p))
         index = (faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(d), d, nlist, faiss.ScalarQuantizer.QT_8bit, ip) if sq8 else
                  faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, ip))
+    if sq8:                                                          # each column's range: its quantiles, not its extremes
+        sq = faiss.downcast_index(index.storage).sq if cfg.kind == 'hnsw' else index.sq
+        sq.rangestat, sq.rangestat_arg = faiss.ScalarQuantizer.RS_quantiles, SQ8_TAIL
     if not index.is_trained: index.train(p)
     self._set_search_params(index)
     return index
@@ -248,14 +253,16 @@ MatryoshkaIndex.add, MatryoshkaIndex._add_unit = add, _add_unit
 # %% ../nbs/17_mrl_index.ipynb #583ad881
 def _rerank(self, q:np.ndarray, # (Q, D) unit queries
             cand:np.ndarray, # (Q, c) candidate ids from the shortlist (-1: none)
-           ) -> np.ndarray:
-    "Exact full-width scores (Q, c) of each query against its own candidates."
-    faiss = _faiss()
+            k:int, # results per query
+           ) -> tuple[np.ndarray, np.ndarray]:
+    "The best k of each query's candidates by exact full-width cosine, `(scores (Q, k), ids (Q, k))`, best first, in one FAISS call."
+    faiss = _faiss(); ptr = faiss.swig_ptr
     cand = np.ascontiguousarray(cand, dtype=np.int64)
-    scores = np.empty(cand.shape, np.float32)
-    faiss.fvec_inner_products_by_idx(faiss.swig_ptr(scores), faiss.swig_ptr(q), faiss.swig_ptr(self.full),
-                                     faiss.swig_ptr(cand), self.dim, len(q), cand.shape[1])  # -1 ids score -inf
-    return scores
+    scores, ids = np.empty((len(q), k), np.float32), np.empty((len(q), k), np.int64)
+    faiss.knn_inner_products_by_idx(ptr(q), ptr(self.full), ptr(cand), self.dim, len(q), len(self), cand.shape[1], k,
+                                    ptr(scores), ptr(ids), cand.shape[1])   # the row stride must be given: -1 is misread
+    scores[ids < 0] = -np.inf                                                # fewer than k candidates: id -1, as in FAISS
+    return scores, ids
 
 def search(self, queries, # (Q, D) query embeddings, torch or numpy (normalised inside)
            k:int=10, # results per query
@@ -269,18 +276,7 @@ def search(self, queries, # (Q, D) query embeddings, torch or numpy (normalised 
         return scores, ids
     kk = min(max(self.config.shortlist_k, k), len(self))
     _, cand = self.index.search(_prefix(q, self.config.shortlist_dim), kk)   # (Q, kk) shortlist ids
-    scores = self._rerank(q, cand)                                          # (Q, kk) full-width cosine
-    rows = np.arange(len(q))[:, None]                                       # plain fancy indexing: a single query pays little overhead
-    top = (np.argpartition(scores, kk - k, axis=1)[:, kk - k:] if k < kk    # the best k, then only they are sorted
-           else np.broadcast_to(np.arange(kk), scores.shape))
-    top_scores = scores[rows, top]
-    order = np.argsort(-top_scores, axis=1, kind='stable')
-    scores, ids = top_scores[rows, order], cand[rows, top[rows, order]]
-    ids[~np.isfinite(scores)] = -1
-    if k > kk:
-        scores = np.pad(scores, ((0, 0), (0, k - kk)), constant_values=-np.inf)
-        ids = np.pad(ids, ((0, 0), (0, k - kk)), constant_values=-1)
-    return scores, ids
+    return self._rerank(q, cand, k)                                          # scored at full width, the best k kept
 
 MatryoshkaIndex._rerank, MatryoshkaIndex.search = _rerank, search
 
