@@ -4,13 +4,13 @@
 
 # %% ../nbs/18_cli.ipynb #eef48115
 from __future__ import annotations
-import importlib, inspect, sys, time
+import importlib, inspect, json, sys, time
 
 from fastcore.script import call_parse, anno_parser
 
 # %% auto #0
-__all__ = ['EXPORTS', 'COMMANDS', 'EXPECTED', 'UsageError', 'demo', 'align', 'eval_', 'vlm', 'ask', 'index_', 'search', 'export',
-           'serve', 'usage', 'parse_command', 'run_command', 'error_line', 'main']
+__all__ = ['EXPORTS', 'COMMANDS', 'EXPECTED', 'UsageError', 'demo', 'align', 'eval_', 'vlm', 'ask', 'index_', 'search', 'caption',
+           'export', 'serve', 'usage', 'parse_command', 'run_command', 'error_line', 'main']
 
 # %% ../nbs/18_cli.ipynb #eadfc01d
 class UsageError(ValueError):
@@ -65,11 +65,19 @@ def vlm(data:str=None, # a manifest folder with VQA rows (vqa.jsonl: image, ques
         out:str=None, # the run folder to write; required
         config:str=None, # a JSON or YAML VLMRunConfig (default: SmolLM2 + LoRA)
         resume:bool=False, # continue from the newest checkpoint in OUT
+        task:str=None, # 'vqa' (questions of vqa.jsonl) or 'caption' (the image-caption manifest); default: the config's, else vqa
        ):
-    "Train Stage 2 (prefix VLM) over a Stage 1 run's frozen vision encoder."
+    "Train Stage 2 (prefix VLM) over a Stage 1 run's frozen vision encoder: answers (vqa) or captions."
     _required(data=data, align=align, out=out)
-    from edgeglass.stage2 import run_vlm
-    print(f'VLM run written to {run_vlm(data, align, out, config, resume)}')
+    from edgeglass.evaluate import format_captions, format_vqa
+    from edgeglass.stage2 import VLMRunConfig, run_vlm
+    if task is not None:   # with no config, captions get the captioning defaults (no one-or-two-words system turn)
+        config = VLMRunConfig.captioning() if task == 'caption' and config is None else VLMRunConfig.of(config).replace(task=task)
+    run = run_vlm(data, align, out, config, resume)
+    if (run/'metrics.json').is_file():
+        m = json.loads((run/'metrics.json').read_text())
+        print(format_captions(m) if m.get('task') == 'caption' else format_vqa(m))
+    print(f'VLM run written to {run}')
 
 @call_parse
 def ask(image:str, # the image file
@@ -110,6 +118,15 @@ def search(query:str, # a caption, or an image / audio file
     from edgeglass.stage1 import search_run
     for score, item in search_run(query, run, data, modality, index, k): print(f'{score:.3f}  {item}')
 
+@call_parse
+def caption(image:str, # the image file
+            run:str=None, # a captioning run folder from `edgeglass vlm --task caption`; required
+           ):
+    "Write a caption for one image."
+    _required(run=run)
+    from edgeglass.stage2 import run_caption
+    print(run_caption(run, image) or '(empty caption: the model ended its reply at once)')
+
 # %% ../nbs/18_cli.ipynb #e299056f
 EXPORTS = {'sentence-transformers': 'export_sentence_transformers', 'hub': 'export_hub'}   # --to -> function of `edgeglass.export`
 
@@ -138,8 +155,8 @@ def serve(run:str=None, # a run folder (Stage 1, Stage 2 or TRM); required
     serve_run(run, data, host, port, max_upload_mb, ui=not no_ui)
 
 # %% ../nbs/18_cli.ipynb #b62d375d
-COMMANDS = {'demo': demo, 'align': align, 'eval': eval_, 'vlm': vlm, 'ask': ask, 'index': index_, 'search': search,
-            'export': export, 'serve': serve}
+COMMANDS = {'demo': demo, 'align': align, 'eval': eval_, 'vlm': vlm, 'ask': ask, 'caption': caption, 'index': index_,
+            'search': search, 'export': export, 'serve': serve}
 
 def usage() -> str:
     return ('usage: edgeglass {' + ','.join(COMMANDS) + '} [options] [--debug]\n\n' + '\n'.join(f'  {n:<7} {f.__doc__}' for n, f in COMMANDS.items())

@@ -25,7 +25,8 @@ __all__ = ['MEMBER_REF', 'MODALITIES', 'FILE_COLUMNS', 'TEXT_COLUMNS', 'RESERVED
            'expand_braces', 'is_shards', 'shard_paths', 'read_shard', 'dataset_records', 'safe_join', 'check_file',
            'ManifestReport', 'manifest_report', 'load_manifest', 'write_webdataset', 'write_rows',
            'import_coco_captions', 'read_flickr_captions', 'import_flickr30k', 'import_audiocaps', 'import_clotho',
-           'question_facts', 'read_shape', 'easy_vqa_labels', 'demo_caption', 'speak', 'build_demo_data']
+           'easy_vqa_kind', 'question_facts', 'read_shape', 'easy_vqa_labels', 'demo_caption', 'speak',
+           'build_demo_data']
 
 # %% ../nbs/05_data.ipynb #11d9878c
 MEMBER_REF = re.compile(r'(?P<tar>.+?\.tar)#(?P<member>.+)@(?P<offset>\d+)\+(?P<size>\d+)')  # SHARD.tar#MEMBER@OFFSET+SIZE
@@ -686,6 +687,11 @@ PALETTE = {'red': (255, 0, 0), 'green': (0, 255, 0), 'blue': (0, 0, 255), 'yello
 COLORS = tuple(PALETTE)
 SHAPES = ('circle', 'rectangle', 'triangle')
 
+def easy_vqa_kind(answer:str, # an easy-vqa answer
+                 ) -> str:
+    "What an easy-vqa question asks, read off its answer: 'shape', 'color' or 'yes/no'."
+    return 'shape' if answer in SHAPES else 'color' if answer in COLORS else 'yes/no'
+
 def question_facts(question:str, # an easy-vqa question
                    answer:str, # its answer
                   ) -> set[tuple[str, str]]:
@@ -774,7 +780,7 @@ def speak(text:str, # what to say
     return resample_audio(x.mean(1), sr, sampling_rate)
 
 # %% ../nbs/05_data.ipynb #684aa756
-DEMO_VERSION = 1  # bump when the recipe changes, so that cached folders are rebuilt
+DEMO_VERSION = 2  # bump when the recipe changes, so that cached folders are rebuilt (2: VQA rows carry their `kind`)
 
 def _demo_params(n_train, n_test, seed, voices, speeds) -> dict:
     "The validated parameters of a demo build (JSON-ready; they name and identify the folder)."
@@ -843,6 +849,6 @@ def build_demo_data(out_dir:str|Path|None=None, # where to build; None: `cache_d
         with ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
             rows = list(pool.map(lambda it: _write_item(tmp, it), items))
         write_rows(tmp, rows)
-        write_rows(tmp, [{'image': r['image'], 'question': q, 'answer': a, 'split': r['split']}
+        write_rows(tmp, [{'image': r['image'], 'question': q, 'answer': a, 'split': r['split'], 'kind': easy_vqa_kind(a)}
                          for r, it in zip(rows, items) for q, a in it['qas']], 'vqa.jsonl')
     return out

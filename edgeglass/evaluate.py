@@ -4,7 +4,7 @@
 
 # %% ../nbs/16_evaluate.ipynb #7b1482c6
 from __future__ import annotations
-import string
+import contextlib, io, string
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import combinations
@@ -25,7 +25,8 @@ __all__ = ['TIE_TOL', 'MODALITY_ORDER', 'ZERO_SHOT_PROMPTS', 'LABEL_COLUMNS', 'r
            'targets_from_labels', 'retrieval_table', 'format_retrieval_table', 'zero_shot_accuracy', 'modality_gap',
            'alignment_uniformity', 'geometry_table', 'plot_umap', 'plot_recall_vs_width', 'chance_recall', 'zero_shot',
            'label_columns', 'row_labels', 'evaluate_embeddings', 'format_metrics', 'normalize_answer', 'vqa_score',
-           'vqa_accuracy', 'caption_metrics', 'references', 'vqa_metrics']
+           'vqa_accuracy', 'caption_metrics', 'references', 'question_kind', 'vqa_by_kind', 'vqa_metrics', 'format_vqa',
+           'caption_tokens', 'caption_scores', 'format_captions']
 
 # %% ../nbs/16_evaluate.ipynb #a1461d0d
 def _as_matrix(x, name:str) -> torch.Tensor:
@@ -500,14 +501,77 @@ def references(rows:list[dict]) -> list[list[str]]:
     for r in rows: refs.setdefault((str(r['image']), r['question']), []).append(str(r['answer']))
     return [refs[(str(r['image']), r['question'])] for r in rows]
 
+def question_kind(row:dict, # a VQA row: image, question, answer (and maybe kind)
+                 ) -> str:
+    "What a question asks: the row's `kind` when it has one, else VQA's answer type ('yes/no', 'number' or 'other')."
+    if row.get('kind'): return str(row['kind'])
+    a = normalize_answer(row['answer'])
+    return 'yes/no' if a in ('yes', 'no') else 'number' if a.replace(' ', '').isdigit() else 'other'
+
+def vqa_by_kind(preds:list[str], # one answer per row
+                rows:list[dict], # dicts with image, question, answer (and maybe kind)
+               ) -> dict:
+    "`{kind: {'n', 'exact_match'}}` over the kinds of `question_kind`, sorted by name."
+    refs, groups = references(rows), {}
+    for p, r, row in zip(preds, refs, rows): groups.setdefault(question_kind(row), []).append((p, r))
+    return {k: {'n': len(v), 'exact_match': vqa_accuracy([p for p, _ in v], [r for _, r in v])['exact_match']}
+            for k, v in sorted(groups.items())}
+
 def vqa_metrics(preds:list[str], # one answer per row
-                rows:list[dict], # dicts with image, question, answer
+                rows:list[dict], # dicts with image, question, answer (and maybe kind)
                 train_answers:list[str]|None=None, # the training answers, for the majority-answer baseline
                ) -> dict:
-    "Exact match and VQA score of `preds`, the number of questions, and the majority-answer baseline."
+    "Exact match and VQA score of `preds`, the number of questions, exact match by kind, and the majority-answer baseline."
     refs = references(rows)
-    m = {**vqa_accuracy(preds, refs), 'n': len(preds)}
+    m = {**vqa_accuracy(preds, refs), 'n': len(preds), 'by_kind': vqa_by_kind(preds, rows)}
     if train_answers:
         major = Counter(normalize_answer(a) for a in train_answers).most_common(1)[0][0]
         m.update(majority_answer=major, majority_exact_match=vqa_accuracy([major] * len(refs), refs)['exact_match'])
     return m
+
+# %% ../nbs/16_evaluate.ipynb #d5209d61
+def format_vqa(metrics:dict, # a Stage 2 run's metrics.json: 'vqa', maybe 'vqa_shuffled', 'use_image'
+              ) -> str:
+    "The model, the shuffled-image control and the majority answer: exact match (%) overall and by question kind."
+    v = metrics['vqa']
+    rows = {'model, image prefix' if metrics.get('use_image', True) else 'model, text only': v}
+    if 'vqa_shuffled' in metrics: rows['shuffled-image control'] = metrics['vqa_shuffled']
+    kinds = sorted({k for m in rows.values() for k in m.get('by_kind', {})})
+    cell = lambda m, k: f"{m.get('by_kind', {}).get(k, {}).get('exact_match', float('nan')):>10.1f}"
+    lines = [f"{'exact match (%)':<28}{'all':>8}" + ''.join(f'{k[:10]:>10}' for k in kinds)]
+    lines += [f'{name:<28}{m["exact_match"]:>8.1f}' + ''.join(cell(m, k) for k in kinds) for name, m in rows.items()]
+    if 'majority_answer' in v: lines.append(f"{'majority answer ' + repr(v['majority_answer']):<28.28}{v['majority_exact_match']:>8.1f}")
+    lines.append(f"{v['n']} questions" + (' (' + ', '.join(f"{k}: {v['by_kind'][k]['n']}" for k in kinds if k in v.get('by_kind', {})) + ')' if kinds else ''))
+    return '\n'.join(lines)
+
+# %% ../nbs/16_evaluate.ipynb #60f83e38
+def caption_tokens(s:str) -> str:
+    "Lower case, punctuation dropped, single spaces: captions as the COCO evaluation scores them."
+    return ' '.join(str(s).lower().translate(_PUNCT).split())
+
+def caption_scores(preds:list[str], # one generated caption per image
+                   refs:list[list[str]], # the reference captions of each image (one or more)
+                  ) -> dict:
+    "`BLEU-4` and `CIDEr` (CIDEr-D) of the captions against their references, times 100, with `pycocoevalcap`."
+    try:
+        from pycocoevalcap.bleu.bleu import Bleu
+        from pycocoevalcap.cider.cider import Cider
+    except ImportError as e: raise ImportError('caption scores need pycocoevalcap: pip install "edgeglass[vlm]"') from e
+    if len(preds) != len(refs): raise ValueError(f'preds: {len(preds)} captions for {len(refs)} reference lists')
+    if not preds: raise ValueError('preds: no captions to score')
+    if empty := [i for i, r in enumerate(refs) if not r][:3]: raise ValueError(f'refs: no reference caption for items {empty}')
+    res = {i: [caption_tokens(p)] for i, p in enumerate(preds)}
+    gts = {i: [caption_tokens(r) for r in rs] for i, rs in enumerate(refs)}
+    with contextlib.redirect_stdout(io.StringIO()):                   # pycocoevalcap prints its n-gram counts
+        bleu = Bleu(4).compute_score(gts, res, verbose=0)[0][3]
+        cider = Cider().compute_score(gts, res)[0]
+    return {'BLEU-4': 100 * float(bleu), 'CIDEr': 100 * float(cider), 'n': len(preds)}
+
+# %% ../nbs/16_evaluate.ipynb #932e211d
+def format_captions(metrics:dict, # a captioning run's metrics.json: 'caption', 'use_image'
+                   ) -> str:
+    "A captioning run's figures on two lines: BLEU-4, CIDEr, grounding R@1 of its captions and of the references."
+    c = metrics['caption']
+    who = 'captions with the image prefix' if metrics.get('use_image', True) else 'captions without the image (text only)'
+    return (f"{who}, {c['n']} test images: BLEU-4 {c['BLEU-4']:.1f}  CIDEr {c['CIDEr']:.1f}  grounding R@1 {c['grounding_R@1']:.1f}%\n"
+            f"the reference captions retrieve their own image at R@1 {c['reference_grounding_R@1']:.1f}% with this Stage 1 model")

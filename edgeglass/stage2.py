@@ -4,7 +4,7 @@
 
 # %% ../nbs/17b_stage2.ipynb #3d1a1e5b
 from __future__ import annotations
-import json
+import json, random
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,13 +18,14 @@ from .models.alignment import MultimodalAlignmentModel
 from .models.vlm import QwenVLM, QwenVLMConfig, build_vqa_batch
 from .decoders.qwen import QwenDecoderConfig
 from .train import SplitsConfig, Task, Trainer, TrainConfig, refuse_overwrite
-from .evaluate import caption_metrics, normalize_answer, vqa_metrics
+from .evaluate import caption_metrics, caption_scores, normalize_answer, retrieval_metrics, vqa_metrics
 from .runs import RunFolder
 
 # %% auto #0
-__all__ = ['aligned_vision_tokens', 'image_tokens', 'VQADataset', 'tail_length', 'answer_loss', 'autocast', 'VLMTask', 'predict',
-           'evaluate_vqa', 'examples_figure', 'Stage2Splits', 'VLMRunConfig', 'vqa_rows', 'stage1_model', 'run_vlm',
-           'run_ask']
+__all__ = ['TASKS', 'aligned_vision_tokens', 'image_tokens', 'VQADataset', 'tail_length', 'answer_loss', 'autocast', 'VLMTask',
+           'predict', 'evaluate_vqa', 'shuffled_images', 'shuffled_control', 'aligned_image_embeddings',
+           'caption_grounding', 'evaluate_captions', 'examples_figure', 'Stage2Splits', 'VLMRunConfig', 'vqa_rows',
+           'caption_rows', 'stage1_model', 'run_vlm', 'run_ask', 'run_caption']
 
 # %% ../nbs/17b_stage2.ipynb #468f994d
 @torch.no_grad()
@@ -119,6 +120,53 @@ def evaluate_vqa(vlm:QwenVLM, data:VQADataset, train_answers:list[str]|None=None
     m = {**vqa_metrics(preds, data.rows, train_answers), **caption_metrics(preds, [str(r['answer']) for r in data.rows])}
     return m, preds
 
+def shuffled_images(rows:list[dict], # VQA rows
+                    seed:int=0, # which cycle
+                   ) -> dict[str, str]:
+    "Each distinct image of `rows` -> another of them: one random cycle through all, so none keeps its own (given two or more)."
+    imgs = sorted({str(r['image']) for r in rows})
+    order = random.Random(seed).sample(imgs, len(imgs))
+    return dict(zip(order, order[1:] + order[:1]))
+
+def shuffled_control(vlm:QwenVLM, data:VQADataset, seed:int=0, bf16:bool=False) -> tuple[dict, list[str]]:
+    "(metrics, predictions) of `evaluate_vqa` with every image's prefix swapped for another image's of `data`."
+    swap = shuffled_images(data.rows, seed)
+    tokens = {a: data.tokens[b] for a, b in swap.items()}
+    return evaluate_vqa(vlm, VQADataset(data.rows, tokens, data.tokenizer, data.use_image, data.system), bf16=bf16)
+
+@torch.no_grad()
+def aligned_image_embeddings(model:MultimodalAlignmentModel, # a trained Stage 1 model
+                             images:list, # image paths
+                             cache:FeatureCache|None=None, # backbone features (None: the user cache)
+                             batch_size:int=32, # images per head call
+                            ) -> torch.Tensor:
+    "(n, D) shared-space embeddings of the images, in order; backbone features through `cache`."
+    cache = cache or FeatureCache()
+    keys, enc = cache.extract(model, 'vision', [str(i) for i in images], batch_size=batch_size, progress=False), model.encoders['vision'].eval()
+    return torch.cat([enc.project(collate(cache.load(keys[s:s + batch_size])).to(model.device)).pooled.float().cpu()
+                      for s in range(0, len(keys), batch_size)])
+
+@torch.no_grad()
+def caption_grounding(model:MultimodalAlignmentModel, # the Stage 1 model
+                      captions:list[str], # one caption per image
+                      image_emb:torch.Tensor, # (n, D) the images' embeddings (`aligned_image_embeddings`)
+                      batch_size:int=64,
+                     ) -> float:
+    "R@1 (%) of caption -> image retrieval among the n images with the Stage 1 model: does each caption pick out its own image?"
+    txt = torch.cat([model.eval().encode_text(captions[s:s + batch_size]).float().cpu() for s in range(0, len(captions), batch_size)])
+    return 100 * retrieval_metrics(txt, image_emb, ks=(1,))['R@1']
+
+def evaluate_captions(vlm:QwenVLM, data:VQADataset, # rows from `caption_rows(..., per_image=True)`
+                      align:MultimodalAlignmentModel, # the Stage 1 model, for grounding
+                      cache:FeatureCache|None=None, max_new_tokens:int=32, bf16:bool=False) -> tuple[dict, list[str]]:
+    "(metrics, captions): BLEU-4 and CIDEr against each image's references, and grounding R@1 of the captions and of the references."
+    preds = predict(vlm, data, max_new_tokens=max_new_tokens, bf16=bf16)
+    m = caption_scores(preds, [r['references'] for r in data.rows])
+    img = aligned_image_embeddings(align, [r['image'] for r in data.rows], cache)
+    m['grounding_R@1'] = caption_grounding(align, preds, img)
+    m['reference_grounding_R@1'] = caption_grounding(align, [r['answer'] for r in data.rows], img)   # what a human caption reaches
+    return m, preds
+
 def examples_figure(rows:list[dict], preds:list[str], path:str|Path|None=None, n:int=8, cols:int=4):
     "A page of `n` images with question, predicted and true answer; saved as PNG to `path` when given."
     import matplotlib.pyplot as plt
@@ -135,6 +183,8 @@ def examples_figure(rows:list[dict], preds:list[str], path:str|Path|None=None, n
     return fig
 
 # %% ../nbs/17b_stage2.ipynb #ca8a2d2f
+TASKS = ('vqa', 'caption')
+
 def _smollm_vlm() -> QwenVLMConfig:
     return QwenVLMConfig(decoder=QwenDecoderConfig(model='smollm2-135m-instruct', lora=True, lora_r=8), vision_dim=256,
                          system_prompt='Answer in one or two words.', max_new_tokens=6)
@@ -151,7 +201,19 @@ class VLMRunConfig(Stage2Splits):
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=2, batch_size=16, lr=1e-3, weight_decay=0.0, drop_last=False,
                                                                    checkpoint_every=100, log_every=5))  # schedule
     use_image: bool = True # False: the text-only baseline (empty prefix)
+    shuffled_control: bool = True # with the image: also answer with each test image's prefix swapped for another's (`vqa_shuffled`)
+    task: str = 'vqa' # 'vqa': questions of `vqa.jsonl`; 'caption': the image-caption rows of the data's manifest
+    caption_prompt: str = 'Describe the image in one sentence.' # the instruction a caption answers
+    caption_max_new_tokens: int = 32 # the longest caption generated
+
+    def __post_init__(self):
+        if self.task not in TASKS: raise ValueError(f'task: expected one of {TASKS}, got {self.task!r}')
     bf16: bool = False # train and answer under bfloat16 autocast (CPU or GPU); on a GPU `train.mixed_precision='bf16'` does the same
+
+    @classmethod
+    def captioning(cls, **kw) -> VLMRunConfig:
+        "SmolLM2 + LoRA set up to write captions: `task='caption'`, no one-or-two-words system turn."
+        return cls(**{'task': 'caption', 'vlm': _smollm_vlm().replace(system_prompt=None), **kw})
 
     @classmethod
     def tiny(cls, **kw) -> VLMRunConfig:
@@ -162,7 +224,23 @@ class VLMRunConfig(Stage2Splits):
 def vqa_rows(ds, limit=None) -> list[dict]:
     "The VQA rows of `ds`; with `limit`, that many spread evenly over the split (manifests list an image's questions together)."
     idx = range(len(ds)) if not limit or limit >= len(ds) else sorted({round(i * (len(ds) - 1) / max(limit - 1, 1)) for i in range(limit)})
-    return [{k: ds[i][k] for k in ('image', 'question', 'answer')} for i in idx]
+    keys = ('image', 'question', 'answer') + (('kind',) if 'kind' in ds.column_names else ())
+    return [{k: ds[i][k] for k in keys} for i in idx]
+
+def caption_rows(ds, # a manifest with image and text columns
+                 prompt:str, # the instruction each caption answers
+                 limit:int|None=None, # evaluation: that many images, spread evenly over the split (None: all)
+                 per_image:bool=False, # False: a row per (image, caption), to train on; True: a row per image with its `references`
+                ) -> list[dict]:
+    "Captioning as instruction rows (image, question=prompt, answer=caption) for `VQADataset`."
+    if missing := {'image', 'text'} - set(ds.column_names):
+        raise ValueError(f"data: captioning needs image and text columns in the manifest; it lacks {', '.join(sorted(missing))}")
+    if not per_image: return [{'image': r['image'], 'question': prompt, 'answer': r['text']} for r in ds]
+    refs = {}
+    for r in ds: refs.setdefault(str(r['image']), []).append(r['text'])
+    imgs = list(refs)
+    if limit and limit < len(imgs): imgs = [imgs[round(i * (len(imgs) - 1) / max(limit - 1, 1))] for i in range(limit)]
+    return [{'image': i, 'question': prompt, 'answer': refs[i][0], 'references': refs[i]} for i in dict.fromkeys(imgs)]
 
 def stage1_model(align_run:str|Path, # a Stage 1 run, a Stage 2 run, or a bare Stage 1 model folder
                  out:Path, # the new run folder
@@ -184,17 +262,26 @@ def run_vlm(data:str|Path, # a manifest folder with `vqa.jsonl` (image, question
     out.mkdir(parents=True, exist_ok=True)
     align = stage1_model(align_run, out)
     cfg = cfg.replace(vlm={**cfg.vlm.to_dict(), 'vision_dim': align.config.vision.head.out_dim})
-    train = vqa_rows(load_manifest(data, manifest='vqa.jsonl', split=cfg.train_split))
-    test = vqa_rows(load_manifest(data, manifest='vqa.jsonl', split=cfg.eval_split), cfg.max_eval_items) if cfg.eval_split else []
+    if cfg.task == 'caption':
+        train = caption_rows(load_manifest(data, split=cfg.train_split), cfg.caption_prompt)
+        test = caption_rows(load_manifest(data, split=cfg.eval_split), cfg.caption_prompt, cfg.max_eval_items, per_image=True) if cfg.eval_split else []
+    else:
+        train = vqa_rows(load_manifest(data, manifest='vqa.jsonl', split=cfg.train_split))
+        test = vqa_rows(load_manifest(data, manifest='vqa.jsonl', split=cfg.eval_split), cfg.max_eval_items) if cfg.eval_split else []
     tokens = aligned_vision_tokens(align, [r['image'] for r in train + test], cache, cfg.extract_batch_size, progress)
     cfg.save(out/'config.json')
     seed_everything(cfg.train.seed)
     vlm = QwenVLM(cfg.vlm)
     ds = lambda rows: VQADataset(rows, tokens, vlm.tokenizer, cfg.use_image, cfg.vlm.system_prompt)
     Trainer(VLMTask(vlm, cfg.bf16), ds(train), cfg.train, out, ds(test) if test else None, progress=progress).fit(resume)
-    if test:
+    if test and cfg.task == 'caption':
+        metrics, preds = evaluate_captions(vlm, ds(test), align, cache, cfg.caption_max_new_tokens, cfg.bf16)
+        atomic_write_json(out/'metrics.json', {'caption': metrics, 'task': 'caption', 'use_image': cfg.use_image, 'split': cfg.eval_split})
+    elif test:
         metrics, preds = evaluate_vqa(vlm, ds(test), [r['answer'] for r in train], bf16=cfg.bf16)
-        atomic_write_json(out/'metrics.json', {'vqa': metrics, 'use_image': cfg.use_image, 'split': cfg.eval_split})
+        control = {'vqa_shuffled': shuffled_control(vlm, ds(test), cfg.train.seed, cfg.bf16)[0]} if cfg.use_image and cfg.shuffled_control else {}
+        atomic_write_json(out/'metrics.json', {'vqa': metrics, **control, 'use_image': cfg.use_image, 'split': cfg.eval_split})
+    if test:
         atomic_write_text(out/'predictions.jsonl', ''.join(json.dumps({**r, 'image': str(r['image']), 'prediction': p}) + '\n'
                                                            for r, p in zip(test, preds)))
         import matplotlib.pyplot as plt
@@ -202,6 +289,14 @@ def run_vlm(data:str|Path, # a manifest folder with `vqa.jsonl` (image, question
     return out
 
 # %% ../nbs/17b_stage2.ipynb #4d604495
+def _task(folder:RunFolder, task:str) -> VLMRunConfig:
+    "The run's config, or an error naming the command its task needs."
+    cfg = folder.config(VLMRunConfig)
+    if cfg.task != task:
+        made, use = {'vqa': ('answer questions', 'edgeglass ask'), 'caption': ('write captions', 'edgeglass caption')}[cfg.task]
+        raise ValueError(f"run: {folder.path} was trained to {made} (task {cfg.task!r}): use `{use}`, or train a run with `edgeglass vlm --task {task}`")
+    return cfg
+
 def run_ask(run:str|Path|RunFolder, # a run folder written by `run_vlm` (or its `RunFolder`, whose models stay loaded)
             image_path:str|Path, # the image to ask about
             question:str, # the question
@@ -209,6 +304,16 @@ def run_ask(run:str|Path|RunFolder, # a run folder written by `run_vlm` (or its 
     "Answer one question about one image with a trained run."
     folder = (run if isinstance(run, RunFolder) else RunFolder(run, '--run')).need('stage2', what='a Stage 2 answer')
     if not isinstance(question, str) or not question.strip(): raise ValueError('question: empty question')
-    cfg, vlm = folder.config(VLMRunConfig), folder.vlm()
+    cfg, vlm = _task(folder, 'vqa'), folder.vlm()
     vt = image_tokens(folder.stage1_model(), image_path)
     with autocast(vlm, cfg.bf16): return vlm.answer(vt if cfg.use_image else vt[:, :0], [question])[0]   # as the run was measured
+
+def run_caption(run:str|Path|RunFolder, # a run folder written by `run_vlm` with `task='caption'` (or its `RunFolder`)
+                image_path:str|Path, # the image to describe
+               ) -> str:
+    "Write one caption for one image with a captioning run."
+    folder = (run if isinstance(run, RunFolder) else RunFolder(run, '--run')).need('stage2', what='a caption')
+    cfg, vlm = _task(folder, 'caption'), folder.vlm()
+    vt = image_tokens(folder.stage1_model(), image_path)
+    with autocast(vlm, cfg.bf16):
+        return vlm.answer(vt if cfg.use_image else vt[:, :0], [cfg.caption_prompt], max_new_tokens=cfg.caption_max_new_tokens)[0]
