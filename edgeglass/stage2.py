@@ -205,10 +205,10 @@ class VLMRunConfig(Stage2Splits):
     task: str = 'vqa' # 'vqa': questions of `vqa.jsonl`; 'caption': the image-caption rows of the data's manifest
     caption_prompt: str = 'Describe the image in one sentence.' # the instruction a caption answers
     caption_max_new_tokens: int = 32 # the longest caption generated
+    bf16: bool = False # train and answer under bfloat16 autocast (CPU or GPU); on a GPU `train.mixed_precision='bf16'` does the same
 
     def __post_init__(self):
         if self.task not in TASKS: raise ValueError(f'task: expected one of {TASKS}, got {self.task!r}')
-    bf16: bool = False # train and answer under bfloat16 autocast (CPU or GPU); on a GPU `train.mixed_precision='bf16'` does the same
 
     @classmethod
     def captioning(cls, **kw) -> VLMRunConfig:
@@ -248,7 +248,7 @@ def stage1_model(align_run:str|Path, # a Stage 1 run, a Stage 2 run, or a bare S
     "The Stage 1 model of `align_run`, copied to `out/vision` so the run stands alone."
     return RunFolder(RunFolder(align_run, 'align_run').copy_stage1(out)).stage1_model()
 
-def run_vlm(data:str|Path, # a manifest folder with `vqa.jsonl` (image, question, answer, split)
+def run_vlm(data:str|Path, # a manifest folder with `vqa.jsonl` (image, question, answer, split), or image-caption rows for task 'caption'
             align_run:str|Path, # a Stage 1 run folder (with `model/`) or a model folder
             out:str|Path, # the run folder to write
             config:VLMRunConfig|str|Path|None=None, # a `VLMRunConfig`, a JSON/YAML file, or None for SmolLM2 + LoRA
@@ -256,7 +256,7 @@ def run_vlm(data:str|Path, # a manifest folder with `vqa.jsonl` (image, question
             cache:FeatureCache|None=None, # backbone feature cache (None: the user cache)
             progress:bool=True,
            ) -> Path:
-    "Train a `QwenVLM` on the VQA rows of `data` over the frozen Stage 1 vision encoder, measure it; returns `out`."
+    "Train a `QwenVLM` on the VQA (or caption) rows of `data` over the frozen Stage 1 vision encoder, measure it; returns `out`."
     out = refuse_overwrite(out, resume)
     cfg = VLMRunConfig.of(config)
     out.mkdir(parents=True, exist_ok=True)
