@@ -20,12 +20,13 @@ from .decoders.qwen import QwenDecoderConfig
 from .train import SplitsConfig, Task, Trainer, TrainConfig, refuse_overwrite
 from .evaluate import caption_metrics, caption_scores, normalize_answer, retrieval_metrics, vqa_metrics
 from .runs import RunFolder
+from .index import embed_items
 
 # %% auto #0
 __all__ = ['TASKS', 'aligned_vision_tokens', 'image_tokens', 'VQADataset', 'tail_length', 'answer_loss', 'autocast', 'VLMTask',
-           'predict', 'evaluate_vqa', 'shuffled_images', 'shuffled_control', 'aligned_image_embeddings',
-           'caption_grounding', 'evaluate_captions', 'examples_figure', 'Stage2Splits', 'VLMRunConfig', 'vqa_rows',
-           'caption_rows', 'stage1_model', 'run_vlm', 'run_ask', 'run_caption']
+           'predict', 'evaluate_vqa', 'shuffled_images', 'shuffled_control', 'caption_grounding', 'evaluate_captions',
+           'examples_figure', 'Stage2Splits', 'VLMRunConfig', 'vqa_rows', 'caption_rows', 'stage1_model', 'run_vlm',
+           'run_ask', 'run_caption']
 
 # %% ../nbs/17b_stage2.ipynb #468f994d
 @torch.no_grad()
@@ -135,21 +136,9 @@ def shuffled_control(vlm:QwenVLM, data:VQADataset, seed:int=0, bf16:bool=False) 
     return evaluate_vqa(vlm, VQADataset(data.rows, tokens, data.tokenizer, data.use_image, data.system), bf16=bf16)
 
 @torch.no_grad()
-def aligned_image_embeddings(model:MultimodalAlignmentModel, # a trained Stage 1 model
-                             images:list, # image paths
-                             cache:FeatureCache|None=None, # backbone features (None: the user cache)
-                             batch_size:int=32, # images per head call
-                            ) -> torch.Tensor:
-    "(n, D) shared-space embeddings of the images, in order; backbone features through `cache`."
-    cache = cache or FeatureCache()
-    keys, enc = cache.extract(model, 'vision', [str(i) for i in images], batch_size=batch_size, progress=False), model.encoders['vision'].eval()
-    return torch.cat([enc.project(collate(cache.load(keys[s:s + batch_size])).to(model.device)).pooled.float().cpu()
-                      for s in range(0, len(keys), batch_size)])
-
-@torch.no_grad()
 def caption_grounding(model:MultimodalAlignmentModel, # the Stage 1 model
                       captions:list[str], # one caption per image
-                      image_emb:torch.Tensor, # (n, D) the images' embeddings (`aligned_image_embeddings`)
+                      image_emb, # (n, D) the images' embeddings (`edgeglass.index.embed_items`)
                       batch_size:int=64,
                      ) -> float:
     "R@1 (%) of caption -> image retrieval among the n images with the Stage 1 model: does each caption pick out its own image?"
@@ -162,7 +151,8 @@ def evaluate_captions(vlm:QwenVLM, data:VQADataset, # rows from `caption_rows(..
     "(metrics, captions): BLEU-4 and CIDEr against each image's references, and grounding R@1 of the captions and of the references."
     preds = predict(vlm, data, max_new_tokens=max_new_tokens, bf16=bf16)
     m = caption_scores(preds, [r['references'] for r in data.rows])
-    img = aligned_image_embeddings(align, [r['image'] for r in data.rows], cache)
+    img, kept = embed_items(align, 'image', [r['image'] for r in data.rows], cache, progress=False)
+    if len(kept) != len(data.rows): raise ValueError(f'data: {len(data.rows) - len(kept)} test images could not be read')
     m['grounding_R@1'] = caption_grounding(align, preds, img)
     m['reference_grounding_R@1'] = caption_grounding(align, [r['answer'] for r in data.rows], img)   # what a human caption reaches
     return m, preds
@@ -221,9 +211,13 @@ class VLMRunConfig(Stage2Splits):
         return cls(**{**dict(vlm=QwenVLMConfig.tiny(max_new_tokens=3), train=TrainConfig.tiny(drop_last=False), max_eval_items=8), **kw})
 
 # %% ../nbs/17b_stage2.ipynb #ec3c7910
+def _spread(n:int, limit:int|None) -> list[int]:
+    "Up to `limit` positions spread evenly over range(n) (all of them without a limit)."
+    return list(range(n)) if not limit or limit >= n else sorted({round(i * (n - 1) / max(limit - 1, 1)) for i in range(limit)})
+
 def vqa_rows(ds, limit=None) -> list[dict]:
     "The VQA rows of `ds`; with `limit`, that many spread evenly over the split (manifests list an image's questions together)."
-    idx = range(len(ds)) if not limit or limit >= len(ds) else sorted({round(i * (len(ds) - 1) / max(limit - 1, 1)) for i in range(limit)})
+    idx = _spread(len(ds), limit)
     keys = ('image', 'question', 'answer') + (('kind',) if 'kind' in ds.column_names else ())
     return [{k: ds[i][k] for k in keys} for i in idx]
 
@@ -239,8 +233,7 @@ def caption_rows(ds, # a manifest with image and text columns
     refs = {}
     for r in ds: refs.setdefault(str(r['image']), []).append(r['text'])
     imgs = list(refs)
-    if limit and limit < len(imgs): imgs = [imgs[round(i * (len(imgs) - 1) / max(limit - 1, 1))] for i in range(limit)]
-    return [{'image': i, 'question': prompt, 'answer': refs[i][0], 'references': refs[i]} for i in dict.fromkeys(imgs)]
+    return [{'image': imgs[j], 'question': prompt, 'answer': refs[imgs[j]][0], 'references': refs[imgs[j]]} for j in _spread(len(imgs), limit)]
 
 def stage1_model(align_run:str|Path, # a Stage 1 run, a Stage 2 run, or a bare Stage 1 model folder
                  out:Path, # the new run folder
