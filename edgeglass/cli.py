@@ -38,11 +38,17 @@ def align(data:str=None, # a manifest folder, or WebDataset shards 'DIR/{000000.
           config:str=None, # a JSON or YAML RunConfig (default: the offline model and schedule)
           resume:bool=False, # continue from the newest checkpoint in OUT
           skip_bad:bool=False, # log and count bad rows instead of stopping
+          adapter:str=None, # the offline model's heads: residual (default), mlp, or perceiver (a Perceiver vision head: the prefix for `edgeglass vlm`)
          ):
     "Train Stage 1 (alignment) on a manifest folder, then measure its evaluation split."
     _required(data=data, out=out)
     from edgeglass.evaluate import format_metrics
-    from edgeglass.stage1 import align_and_eval
+    from edgeglass.stage1 import RunConfig, align_and_eval
+    if adapter is not None:
+        if config is not None: raise UsageError('--adapter: give the heads in the --config file instead, not both')
+        from edgeglass.models.alignment import MultimodalAlignmentConfig, OFFLINE_ADAPTERS
+        if adapter not in OFFLINE_ADAPTERS: raise UsageError(f"--adapter: {adapter!r} is not one of {', '.join(OFFLINE_ADAPTERS)}")
+        config = RunConfig(model=MultimodalAlignmentConfig.offline(adapter=adapter))
     m = align_and_eval(data, out, config, resume, skip_bad)
     print(m if isinstance(m, str) else format_metrics(m))
 

@@ -25,8 +25,8 @@ from .index import embed_items
 # %% auto #0
 __all__ = ['TASKS', 'aligned_vision_tokens', 'image_tokens', 'VQADataset', 'tail_length', 'answer_loss', 'autocast', 'VLMTask',
            'predict', 'evaluate_vqa', 'shuffled_images', 'shuffled_control', 'caption_grounding', 'evaluate_captions',
-           'examples_figure', 'Stage2Splits', 'VLMRunConfig', 'vqa_rows', 'caption_rows', 'stage1_model', 'run_vlm',
-           'run_ask', 'run_caption']
+           'examples_figure', 'Stage2Splits', 'VLMRunConfig', 'vqa_rows', 'caption_rows', 'warm_up_projection',
+           'stage1_model', 'run_vlm', 'run_ask', 'run_caption']
 
 # %% ../nbs/17b_stage2.ipynb #468f994d
 @torch.no_grad()
@@ -196,9 +196,12 @@ class VLMRunConfig(Stage2Splits):
     caption_prompt: str = 'Describe the image in one sentence.' # the instruction a caption answers
     caption_max_new_tokens: int = 32 # the longest caption generated
     bf16: bool = False # train and answer under bfloat16 autocast (CPU or GPU); on a GPU `train.mixed_precision='bf16'` does the same
+    proj_warmup_steps: int = 0 # LLaVA's first stage: this many steps training `vision_proj` alone (LLM and LoRA frozen) to write the data's captions, before the task; 0: off
+    proj_warmup_lr: float = 2e-3 # the learning rate of that warm-up
 
     def __post_init__(self):
         if self.task not in TASKS: raise ValueError(f'task: expected one of {TASKS}, got {self.task!r}')
+        if self.proj_warmup_steps < 0: raise ValueError(f'proj_warmup_steps: must be >= 0, got {self.proj_warmup_steps}')
 
     @classmethod
     def captioning(cls, **kw) -> VLMRunConfig:
@@ -235,6 +238,21 @@ def caption_rows(ds, # a manifest with image and text columns
     imgs = list(refs)
     return [{'image': imgs[j], 'question': prompt, 'answer': refs[imgs[j]][0], 'references': refs[imgs[j]]} for j in _spread(len(imgs), limit)]
 
+def warm_up_projection(vlm:QwenVLM, rows:list[dict], # image-caption rows from `caption_rows`
+                       tokens:dict[str, torch.Tensor], # image path -> (k, dv) aligned tokens
+                       cfg:VLMRunConfig, # its `proj_warmup_steps`, `proj_warmup_lr`, `train` and `bf16`
+                       out:Path, # the warm-up's own run folder (checkpoints, metrics.jsonl, model/)
+                       resume:bool=False, progress:bool=True):
+    "LLaVA's first stage: `vision_proj` alone learns to write the rows' captions, the LLM and its LoRA frozen; a finished warm-up resumes as done."
+    others = [p for n, p in vlm.named_parameters() if p.requires_grad and not n.startswith('vision_proj.')]
+    steps, per_epoch = cfg.proj_warmup_steps, max(1, len(rows) // cfg.train.batch_size)
+    sched = cfg.train.replace(lr=cfg.proj_warmup_lr, max_steps=steps, epochs=-(-steps // per_epoch), warmup_steps=min(10, steps),
+                              checkpoint_every=steps, eval_every=None)
+    for p in others: p.requires_grad_(False)
+    try: Trainer(VLMTask(vlm, cfg.bf16), VQADataset(rows, tokens, vlm.tokenizer), sched, out, progress=progress).fit(resume)
+    finally:
+        for p in others: p.requires_grad_(True)
+
 def stage1_model(align_run:str|Path, # a Stage 1 run, a Stage 2 run, or a bare Stage 1 model folder
                  out:Path, # the new run folder
                 ) -> MultimodalAlignmentModel:
@@ -261,10 +279,13 @@ def run_vlm(data:str|Path, # a manifest folder with `vqa.jsonl` (image, question
     else:
         train = vqa_rows(load_manifest(data, manifest='vqa.jsonl', split=cfg.train_split))
         test = vqa_rows(load_manifest(data, manifest='vqa.jsonl', split=cfg.eval_split), cfg.max_eval_items) if cfg.eval_split else []
-    tokens = aligned_vision_tokens(align, [r['image'] for r in train + test], cache, cfg.extract_batch_size, progress)
+    warm = cfg.use_image and cfg.proj_warmup_steps > 0
+    captions = caption_rows(load_manifest(data, split=cfg.train_split), cfg.caption_prompt) if warm else []
+    tokens = aligned_vision_tokens(align, [r['image'] for r in train + test + captions], cache, cfg.extract_batch_size, progress)
     cfg.save(out/'config.json')
     seed_everything(cfg.train.seed)
     vlm = QwenVLM(cfg.vlm)
+    if warm: warm_up_projection(vlm, captions, tokens, cfg, out/'warmup', resume, progress)
     ds = lambda rows: VQADataset(rows, tokens, vlm.tokenizer, cfg.use_image, cfg.vlm.system_prompt)
     Trainer(VLMTask(vlm, cfg.bf16), ds(train), cfg.train, out, ds(test) if test else None, progress=progress).fit(resume)
     if test and cfg.task == 'caption':

@@ -22,8 +22,8 @@ from ..encoders.text import TextEncoder, TextEncoderConfig
 from ..encoders.audio import AudioEncoder, AudioEncoderConfig
 
 # %% auto #0
-__all__ = ['INPUT_NAMES', 'FUSED', 'ENCODERS', 'MODEL_FILES', 'MultimodalAlignmentConfig', 'AlignmentModelOutput',
-           'MultimodalAlignmentModel']
+__all__ = ['INPUT_NAMES', 'FUSED', 'OFFLINE_ADAPTERS', 'ENCODERS', 'MODEL_FILES', 'MultimodalAlignmentConfig',
+           'AlignmentModelOutput', 'MultimodalAlignmentModel']
 
 # %% ../../nbs/10_models_alignment.ipynb #e59c8786
 INPUT_NAMES = INPUT_OF_MODALITY                     # the `forward` argument of each modality (`MODALITIES`, in run order, and this table live in `utils`)
@@ -111,23 +111,29 @@ def tiny(cls:MultimodalAlignmentConfig, **kw) -> MultimodalAlignmentConfig:
     return cls(**{**dict(vision=VisionEncoderConfig.tiny(), text=TextEncoderConfig.tiny(), audio=AudioEncoderConfig.tiny(),
                          loss=AlignmentLossConfig.tiny()), **kw})
 
-def _offline_heads(adapter:str) -> dict[str, HeadConfig]:
-    "The heads of the offline preset: 'residual' everywhere (the default), or the earlier 'mlp' heads with an audio Perceiver."
+OFFLINE_ADAPTERS = ('residual', 'mlp', 'perceiver')
+
+def _offline_heads(adapter:str, latents:int=16) -> dict[str, HeadConfig]:
+    "The heads of the offline preset: 'residual' everywhere (the default), 'mlp' heads with an audio Perceiver, or those with a vision Perceiver."
     w = dict(out_dim=256, mrl_dims=(64, 128, 256))
+    perceiver = lambda k: HeadConfig(adapter='perceiver', num_latents=k, depth=1, num_heads=4, dim_head=64, **w)
     if adapter == 'residual':
         h = HeadConfig(adapter='residual', dropout=0.1, input_dropout=0.1, **w)
         return dict(vision=h.replace(summary='gem'), text=h, audio=h)   # GeM over EfficientNet's grid (non-negative, ReLU6)
     if adapter == 'mlp':
         h = HeadConfig(adapter='mlp', dropout=0.1, **w)
-        return dict(vision=h, text=h, audio=HeadConfig(adapter='perceiver', num_latents=16, depth=1, num_heads=4, dim_head=64, **w))
-    raise ValueError(f"MultimodalAlignmentConfig.offline: adapter {adapter!r} is not 'residual' or 'mlp'")
+        return dict(vision=h, text=h, audio=perceiver(16))
+    if adapter == 'perceiver':   # the seed's Stage 2 flow: the vision latents become the LLM's prefix
+        return dict(vision=perceiver(latents), text=HeadConfig(adapter='mlp', dropout=0.1, **w), audio=perceiver(16))
+    raise ValueError(f"MultimodalAlignmentConfig.offline: adapter {adapter!r} is not one of {OFFLINE_ADAPTERS}")
 
 @patch(cls_method=True)
 def offline(cls:MultimodalAlignmentConfig,
-            adapter:str='residual', # 'residual' heads on every summary vector, or 'mlp' (vision, text) + Perceiver (audio)
+            adapter:str='residual', # 'residual' heads on every summary vector; 'mlp' (vision, text) + Perceiver (audio); 'perceiver': 'mlp' with a vision Perceiver
+            latents:int=16, # the vision Perceiver's latents with adapter='perceiver' (the Stage 2 prefix length)
             **kw) -> MultimodalAlignmentConfig:
     "EfficientNet-Lite0 + MiniLM + Whisper tiny.en (all installable offline), width 256, MRL (64, 128, 256)."
-    h = _offline_heads(adapter)
+    h = _offline_heads(adapter, latents)
     return cls(**{**dict(
         vision=VisionEncoderConfig(backbone='efficientnet-lite0', head=h['vision']),
         text=TextEncoderConfig(backbone='minilm', head=h['text']),
