@@ -10,14 +10,15 @@ Variants (each through the library's own path, `run_align` then `run_vlm` or `ru
 - `nf4`, `int8`: `perceiver` with the LLM loaded in 4-bit (NF4) or 8-bit through bitsandbytes (QLoRA).
 
 Every image run also answers with each test image's prefix swapped for another test image's (the shuffled control).
-Each run writes `bench/results/stage2_vqa/<variant>-s<seed>.json` (`--out` to change the folder), so several
-processes can run variants side by side; notebook 17d reads them all.
+Each run writes `bench/results/stage2_vqa/<variant>-s<seed>.json` (`<variant>-answer-only-s<seed>.json` for an image run
+without `--describe`; `--out` to change the folder), so several
+processes can run variants side by side, and copies each run's `predictions.jsonl` to `predictions/`; notebook 17d reads them.
 
     HF_HUB_OFFLINE=1 python bench/stage2_vqa.py --variants perceiver,text --seeds 0,1,2   # about 25 minutes per SmolLM2 run on a core
     HF_HUB_OFFLINE=1 python bench/stage2_vqa.py --quick                                  # CI: tiny random models, a few steps, nothing written
 """
 from __future__ import annotations
-import json, os, tempfile, time
+import json, os, shutil, tempfile, time
 from pathlib import Path
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
@@ -43,12 +44,12 @@ def stage1_config(head:str, latents:int, seed:int) -> RunConfig:
     return RunConfig(model=MultimodalAlignmentConfig.offline(adapter=head, latents=latents, audio=None),
                      train=TrainConfig(epochs=8, batch_size=64, lr=2e-3, log_every=20, seed=seed))
 
-def vlm_config(variant:str, steps:int, warmup:int, lr:float, eval_items:int, seed:int, quick:bool) -> VLMRunConfig:
+def vlm_config(variant:str, steps:int, warmup:int, lr:float, eval_items:int, seed:int, quick:bool, describe:bool=False) -> VLMRunConfig:
     "One SmolLM2 run of `variant`: the library's VQA defaults with this schedule."
     train = TrainConfig(epochs=100, batch_size=16, lr=lr, weight_decay=0.0, drop_last=False, max_steps=steps,
                         warmup_steps=min(10, steps), checkpoint_every=steps, log_every=10, seed=seed)
-    kw = dict(train=train, use_image=variant != 'text', max_eval_items=eval_items, proj_warmup_steps=warmup)
-    if quick: return VLMRunConfig.tiny(**kw, vlm=QwenVLMConfig.tiny(max_new_tokens=3, prefix_pool=4 if variant == 'grid' else None))
+    kw = dict(train=train, use_image=variant != 'text', max_eval_items=eval_items, proj_warmup_steps=warmup, describe_first=describe)
+    if quick: return VLMRunConfig.tiny(**kw, caption_max_new_tokens=4, vlm=QwenVLMConfig.tiny(max_new_tokens=3, prefix_pool=4 if variant == 'grid' else None))
     cfg = VLMRunConfig(**kw, bf16=variant not in ('nf4', 'int8'))
     dec = {'nf4': dict(load_in_4bit=True), 'int8': dict(load_in_8bit=True)}.get(variant, {})
     return cfg.replace(vlm=cfg.vlm.replace(prefix_pool=4 if variant == 'grid' else None,
@@ -66,7 +67,7 @@ def one_run(variant:str, seed:int, folder:Path, work:Path, cache, a) -> dict:
             from edgeglass.testing import tiny_alignment_model
             tiny_alignment_model(audio=None).save_pretrained(align/'model')
         else: run_align(folder, align, stage1_config(head, a.latents, seed), cache=cache, progress=False)
-    run = work/f'{variant}-s{seed}'
+    run = work/f"{variant}{'' if a.describe or variant in ('text', 'trm') else '-answer-only'}-s{seed}"
     if variant == 'trm':
         cfg = TRMVQAConfig.tiny(max_eval_items=a.eval_items) if a.quick else TRMVQAConfig(max_eval_items=a.eval_items)
         cfg = cfg.replace(train=cfg.train.replace(seed=seed))
@@ -74,14 +75,14 @@ def one_run(variant:str, seed:int, folder:Path, work:Path, cache, a) -> dict:
         m = json.loads((run/'metrics.json').read_text())
         rec = {'vqa': m['vqa'], 'params_trained': m['params']}
     else:
-        cfg = vlm_config(variant, a.steps, a.warmup, a.lr, a.eval_items, seed, a.quick)
+        cfg = vlm_config(variant, a.steps, a.warmup, a.lr, a.eval_items, seed, a.quick, a.describe)
         run_vlm(folder, align, run, cfg, cache=cache, progress=False)
         m = json.loads((run/'metrics.json').read_text())
         rec = {'vqa': m['vqa'], 'params_trained': sum(v.numel() for v in load_safetensors(run/'model'/'trainable.safetensors').values())}
         if 'vqa_shuffled' in m: rec['vqa_shuffled'] = m['vqa_shuffled']
     preds = [json.loads(l) for l in (run/'predictions.jsonl').read_text().splitlines()] if (run/'predictions.jsonl').is_file() else []
     rel = lambda p: str(Path(p).relative_to(folder)) if str(p).startswith(str(folder)) else str(p)
-    rec['examples'] = [{'image': rel(p['image']), 'question': p['question'], 'answer': p['answer'], 'prediction': p['prediction']}
+    rec['examples'] = [{'image': rel(p['image']), 'question': p['question'], 'answer': p['answer'], 'prediction': p['prediction'], **({'reply': p['reply']} if 'reply' in p else {})}
                        for p in preds[::max(1, len(preds) // 16)][:16]]
     rec['seconds'] = round(time.perf_counter() - t0)
     print(f"{variant:>9} seed {seed}: exact match {rec['vqa']['exact_match']:.1f} by kind {kinds(rec['vqa'])}"
@@ -95,6 +96,7 @@ def main(variants:str='perceiver,text', # comma-separated, of perceiver, grid, t
          warmup:int=100, # steps of `vision_proj` alone on the demo's captions first (LLaVA's first stage); 0: none
          lr:float=3e-3, # learning rate of LoRA and the projection
          latents:int=16, # the Perceiver vision head's latents (the prefix length)
+         describe:store_true=False, # SmolLM2 runs answer "<what the image shows>. Answer: <answer>" (VLMRunConfig.describe_first)
          eval_items:int=400, # test questions measured, spread over the test split
          quick:store_true=False, # CI: tiny random models, a few steps; nothing written to bench/results
          out:str=None, # the results folder (default bench/results/stage2_vqa)
@@ -102,7 +104,7 @@ def main(variants:str='perceiver,text', # comma-separated, of perceiver, grid, t
         ):
     "Train and measure each variant for each seed; one JSON per run."
     import argparse
-    a = argparse.Namespace(steps=3 if quick else steps, warmup=2 if quick else warmup, lr=lr, latents=latents,
+    a = argparse.Namespace(steps=3 if quick else steps, warmup=2 if quick else warmup, lr=lr, latents=latents, describe=describe,
                            eval_items=8 if quick else eval_items, quick=quick)
     vs, ss = [v.strip() for v in variants.split(',') if v.strip()], [int(s) for s in seeds.split(',')]
     if bad := [v for v in vs if v not in VARIANTS]: raise SystemExit(f'--variants: unknown {bad}; choose from {VARIANTS}')
@@ -118,8 +120,12 @@ def main(variants:str='perceiver,text', # comma-separated, of perceiver, grid, t
             recs[(v, seed)] = rec
             if quick: continue
             res = finish({'benchmark': 'Stage 2 VQA on easy-vqa', 'variant': v, 'seed': seed, 'llm': 'smollm2-135m-instruct + LoRA r8',
-                          'steps': a.steps, 'proj_warmup_steps': a.warmup, 'lr': lr, 'latents': latents, 'machine': machine_info(), **rec})
-            atomic_write_json(dest/f'{v}-s{seed}.json', res); print(f'wrote {dest}/{v}-s{seed}.json', flush=True)
+                          'steps': a.steps, 'proj_warmup_steps': a.warmup, 'describe_first': describe and v not in ('trm',), 'lr': lr,
+                          'latents': latents, 'machine': machine_info(), **rec})
+            name = v if describe or v in ('text', 'trm') else f'{v}-answer-only'   # an image run without the description first
+            atomic_write_json(dest/f'{name}-s{seed}.json', res); print(f'wrote {dest}/{name}-s{seed}.json', flush=True)
+            if (pj := work/f'{name}-s{seed}'/'predictions.jsonl').is_file():   # every answer, for analyses beyond the metrics
+                (dest/'predictions').mkdir(parents=True, exist_ok=True); shutil.copyfile(pj, dest/'predictions'/f'{name}-s{seed}.jsonl')
     if quick:
         for (v, _), r in recs.items():
             assert r['vqa']['n'] == 8 and set(r['vqa']['by_kind']) <= {'shape', 'color', 'yes/no'}, r

@@ -43,12 +43,11 @@ def align(data:str=None, # a manifest folder, or WebDataset shards 'DIR/{000000.
     "Train Stage 1 (alignment) on a manifest folder, then measure its evaluation split."
     _required(data=data, out=out)
     from edgeglass.evaluate import format_metrics
-    from edgeglass.stage1 import RunConfig, align_and_eval
+    from edgeglass.stage1 import OFFLINE_ADAPTERS, RunConfig, align_and_eval
     if adapter is not None:
         if config is not None: raise UsageError('--adapter: give the heads in the --config file instead, not both')
-        from edgeglass.models.alignment import MultimodalAlignmentConfig, OFFLINE_ADAPTERS
         if adapter not in OFFLINE_ADAPTERS: raise UsageError(f"--adapter: {adapter!r} is not one of {', '.join(OFFLINE_ADAPTERS)}")
-        config = RunConfig(model=MultimodalAlignmentConfig.offline(adapter=adapter))
+        config = RunConfig.offline(adapter)
     m = align_and_eval(data, out, config, resume, skip_bad)
     print(m if isinstance(m, str) else format_metrics(m))
 

@@ -13,7 +13,7 @@ import torch
 from .utils import MODALITIES, MODALITY_OF_COLUMN, atomic_write_json, seed_everything
 from .data import (FILE_COLUMNS, ManifestError, ManifestReport, build_demo_data, check_file, dataset_records,
                             load_manifest, manifest_report, modalities)
-from .models.alignment import MultimodalAlignmentConfig, MultimodalAlignmentModel
+from .models.alignment import OFFLINE_ADAPTERS, MultimodalAlignmentConfig, MultimodalAlignmentModel
 from .cache import FeatureCache, FeatureDataset, check_modality, manifest_columns
 from .train import SplitsConfig, TrainConfig, launched_on_cpus, refuse_overwrite, train_alignment
 from .evaluate import evaluate_embeddings, format_metrics
@@ -36,6 +36,13 @@ class RunConfig(SplitsConfig):
     def tiny(cls, **kw) -> RunConfig:
         "Tiny random encoders and a few steps: for tests."
         return cls(**{**dict(model=MultimodalAlignmentConfig.tiny(), train=TrainConfig.tiny()), **kw})
+
+    @classmethod
+    def offline(cls, adapter:str='residual', # the offline model's heads, one of `OFFLINE_ADAPTERS` ('perceiver': the seed's prefix for Stage 2)
+                **kw) -> RunConfig:
+        "The default schedule over `MultimodalAlignmentConfig.offline(adapter)`: what `edgeglass align --adapter` trains."
+        if adapter not in OFFLINE_ADAPTERS: raise ValueError(f"adapter: {adapter!r} is not one of {', '.join(OFFLINE_ADAPTERS)}")
+        return cls(**{'model': MultimodalAlignmentConfig.offline(adapter=adapter), **kw})
 
 # %% ../nbs/17a_stage1.ipynb #3097192c
 def fit_to_data(cfg:MultimodalAlignmentConfig, present:tuple) -> MultimodalAlignmentConfig:

@@ -23,9 +23,10 @@ from .runs import RunFolder
 from .index import embed_items
 
 # %% auto #0
-__all__ = ['TASKS', 'aligned_vision_tokens', 'image_tokens', 'VQADataset', 'tail_length', 'answer_loss', 'autocast', 'VLMTask',
-           'predict', 'evaluate_vqa', 'shuffled_images', 'shuffled_control', 'caption_grounding', 'evaluate_captions',
-           'examples_figure', 'Stage2Splits', 'VLMRunConfig', 'vqa_rows', 'caption_rows', 'warm_up_projection',
+__all__ = ['ANSWER_MARK', 'TASKS', 'aligned_vision_tokens', 'image_tokens', 'VQADataset', 'tail_length', 'answer_loss',
+           'autocast', 'VLMTask', 'predict', 'described', 'final_answer', 'evaluate_vqa', 'shuffled_images',
+           'shuffled_control', 'caption_grounding', 'evaluate_captions', 'examples_figure', 'Stage2Splits',
+           'VLMRunConfig', 'vqa_rows', 'caption_rows', 'describe_rows', 'reply_tokens', 'warm_up_projection',
            'stage1_model', 'run_vlm', 'run_ask', 'run_caption']
 
 # %% ../nbs/17b_stage2.ipynb #468f994d
@@ -115,11 +116,24 @@ def predict(vlm:QwenVLM, data:VQADataset, batch_size:int=16, max_new_tokens:int|
         out += [t.strip() for t in data.tokenizer.batch_decode(toks, skip_special_tokens=True)]
     return out
 
-def evaluate_vqa(vlm:QwenVLM, data:VQADataset, train_answers:list[str]|None=None, batch_size:int=16, bf16:bool=False) -> tuple[dict, list[str]]:
-    "(metrics, predictions): VQA accuracy, BLEU/chrF, and the majority-answer baseline when `train_answers` is given."
-    preds = predict(vlm, data, batch_size, bf16=bf16)
+ANSWER_MARK = 'Answer:'
+
+def described(caption:str, answer:str) -> str:
+    "The training target of a describe-first run: what the image shows, then the answer after `ANSWER_MARK`."
+    return f"{caption.strip().rstrip('.')}. {ANSWER_MARK} {answer}"
+
+def final_answer(output:str) -> str:
+    "The answer in a generated reply: the text after the last `ANSWER_MARK` (the whole reply when there is none)."
+    return output.rsplit(ANSWER_MARK, 1)[-1].strip()
+
+def evaluate_vqa(vlm:QwenVLM, data:VQADataset, train_answers:list[str]|None=None, batch_size:int=16, bf16:bool=False,
+                 max_new_tokens:int|None=None, # the longest reply (None: the VLM's `max_new_tokens`)
+                ) -> tuple[dict, list[str]]:
+    "(metrics, replies): VQA accuracy of each reply's `final_answer`, BLEU/chrF, and the majority-answer baseline when `train_answers` is given."
+    outs = predict(vlm, data, batch_size, max_new_tokens, bf16=bf16)
+    preds = [final_answer(o) for o in outs]
     m = {**vqa_metrics(preds, data.rows, train_answers), **caption_metrics(preds, [str(r['answer']) for r in data.rows])}
-    return m, preds
+    return m, outs
 
 def shuffled_images(rows:list[dict], # VQA rows
                     seed:int=0, # which cycle
@@ -129,11 +143,11 @@ def shuffled_images(rows:list[dict], # VQA rows
     order = random.Random(seed).sample(imgs, len(imgs))
     return dict(zip(order, order[1:] + order[:1]))
 
-def shuffled_control(vlm:QwenVLM, data:VQADataset, seed:int=0, bf16:bool=False) -> tuple[dict, list[str]]:
-    "(metrics, predictions) of `evaluate_vqa` with every image's prefix swapped for another image's of `data`."
+def shuffled_control(vlm:QwenVLM, data:VQADataset, seed:int=0, bf16:bool=False, max_new_tokens:int|None=None) -> tuple[dict, list[str]]:
+    "(metrics, replies) of `evaluate_vqa` with every image's prefix swapped for another image's of `data`."
     swap = shuffled_images(data.rows, seed)
     tokens = {a: data.tokens[b] for a, b in swap.items()}
-    return evaluate_vqa(vlm, VQADataset(data.rows, tokens, data.tokenizer, data.use_image, data.system), bf16=bf16)
+    return evaluate_vqa(vlm, VQADataset(data.rows, tokens, data.tokenizer, data.use_image, data.system), bf16=bf16, max_new_tokens=max_new_tokens)
 
 @torch.no_grad()
 def caption_grounding(model:MultimodalAlignmentModel, # the Stage 1 model
@@ -198,6 +212,7 @@ class VLMRunConfig(Stage2Splits):
     bf16: bool = False # train and answer under bfloat16 autocast (CPU or GPU); on a GPU `train.mixed_precision='bf16'` does the same
     proj_warmup_steps: int = 0 # LLaVA's first stage: this many steps training `vision_proj` alone (LLM and LoRA frozen) to write the data's captions, before the task; 0: off
     proj_warmup_lr: float = 2e-3 # the learning rate of that warm-up
+    describe_first: bool = False # VQA: train each answer as "<the image's caption>. Answer: <answer>" (captions from the data's manifest) and score the text after "Answer:"
 
     def __post_init__(self):
         if self.task not in TASKS: raise ValueError(f'task: expected one of {TASKS}, got {self.task!r}')
@@ -237,6 +252,20 @@ def caption_rows(ds, # a manifest with image and text columns
     for r in ds: refs.setdefault(str(r['image']), []).append(r['text'])
     imgs = list(refs)
     return [{'image': imgs[j], 'question': prompt, 'answer': refs[imgs[j]][0], 'references': refs[imgs[j]]} for j in _spread(len(imgs), limit)]
+
+def describe_rows(rows:list[dict], # VQA rows
+                  captions, # a manifest with image and text columns (the first caption of an image is used)
+                 ) -> list[dict]:
+    "The rows with each answer as `described(caption, answer)`; rows whose image has no caption keep their answer."
+    if missing := {'image', 'text'} - set(captions.column_names):
+        raise ValueError(f"data: describe_first needs image and text columns in the manifest; it lacks {', '.join(sorted(missing))}")
+    first = {}
+    for r in captions: first.setdefault(str(r['image']), r['text'])
+    return [{**r, 'answer': described(first[str(r['image'])], r['answer'])} if str(r['image']) in first else r for r in rows]
+
+def reply_tokens(cfg:VLMRunConfig) -> int|None:
+    "The longest reply a VQA run generates: room for the description first when `describe_first` (None: the VLM's own)."
+    return cfg.caption_max_new_tokens + cfg.vlm.max_new_tokens if cfg.describe_first else None
 
 def warm_up_projection(vlm:QwenVLM, rows:list[dict], # image-caption rows from `caption_rows`
                        tokens:dict[str, torch.Tensor], # image path -> (k, dv) aligned tokens
@@ -279,6 +308,10 @@ def run_vlm(data:str|Path, # a manifest folder with `vqa.jsonl` (image, question
     else:
         train = vqa_rows(load_manifest(data, manifest='vqa.jsonl', split=cfg.train_split))
         test = vqa_rows(load_manifest(data, manifest='vqa.jsonl', split=cfg.eval_split), cfg.max_eval_items) if cfg.eval_split else []
+    answers, scored = [r['answer'] for r in train], test   # the majority baseline's answers and the rows scored, before any description
+    if cfg.task == 'vqa' and cfg.describe_first:
+        train = describe_rows(train, load_manifest(data, split=cfg.train_split))
+        test = describe_rows(test, load_manifest(data, split=cfg.eval_split)) if test else []   # for the evaluation loss
     warm = cfg.use_image and cfg.proj_warmup_steps > 0
     captions = caption_rows(load_manifest(data, split=cfg.train_split), cfg.caption_prompt) if warm else []
     tokens = aligned_vision_tokens(align, [r['image'] for r in train + test + captions], cache, cfg.extract_batch_size, progress)
@@ -288,16 +321,20 @@ def run_vlm(data:str|Path, # a manifest folder with `vqa.jsonl` (image, question
     if warm: warm_up_projection(vlm, captions, tokens, cfg, out/'warmup', resume, progress)
     ds = lambda rows: VQADataset(rows, tokens, vlm.tokenizer, cfg.use_image, cfg.vlm.system_prompt)
     Trainer(VLMTask(vlm, cfg.bf16), ds(train), cfg.train, out, ds(test) if test else None, progress=progress).fit(resume)
+    test = scored
     if test and cfg.task == 'caption':
         metrics, preds = evaluate_captions(vlm, ds(test), align, cache, cfg.caption_max_new_tokens, cfg.bf16)
         atomic_write_json(out/'metrics.json', {'caption': metrics, 'task': 'caption', 'use_image': cfg.use_image, 'split': cfg.eval_split})
     elif test:
-        metrics, preds = evaluate_vqa(vlm, ds(test), [r['answer'] for r in train], bf16=cfg.bf16)
-        control = {'vqa_shuffled': shuffled_control(vlm, ds(test), cfg.train.seed, cfg.bf16)[0]} if cfg.use_image and cfg.shuffled_control else {}
+        metrics, replies = evaluate_vqa(vlm, ds(test), answers, bf16=cfg.bf16, max_new_tokens=reply_tokens(cfg))
+        preds = [final_answer(r) for r in replies]
+        control = ({'vqa_shuffled': shuffled_control(vlm, ds(test), cfg.train.seed, cfg.bf16, reply_tokens(cfg))[0]}
+                   if cfg.use_image and cfg.shuffled_control else {})
         atomic_write_json(out/'metrics.json', {'vqa': metrics, **control, 'use_image': cfg.use_image, 'split': cfg.eval_split})
     if test:
-        atomic_write_text(out/'predictions.jsonl', ''.join(json.dumps({**r, 'image': str(r['image']), 'prediction': p}) + '\n'
-                                                           for r, p in zip(test, preds)))
+        full = replies if cfg.task == 'vqa' and cfg.describe_first else [None] * len(preds)   # the whole reply, description first
+        atomic_write_text(out/'predictions.jsonl', ''.join(json.dumps({**r, 'image': str(r['image']), 'prediction': p, **({'reply': f} if f else {})}) + '\n'
+                                                           for r, p, f in zip(test, preds, full)))
         import matplotlib.pyplot as plt
         plt.close(examples_figure(test, preds, out/'examples.png'))
     return out
@@ -320,7 +357,8 @@ def run_ask(run:str|Path|RunFolder, # a run folder written by `run_vlm` (or its 
     if not isinstance(question, str) or not question.strip(): raise ValueError('question: empty question')
     cfg, vlm = _task(folder, 'vqa'), folder.vlm()
     vt = image_tokens(folder.stage1_model(), image_path)
-    with autocast(vlm, cfg.bf16): return vlm.answer(vt if cfg.use_image else vt[:, :0], [question])[0]   # as the run was measured
+    n = {'max_new_tokens': reply_tokens(cfg)} if cfg.describe_first else {}
+    with autocast(vlm, cfg.bf16): return final_answer(vlm.answer(vt if cfg.use_image else vt[:, :0], [question], **n)[0])   # as the run was measured
 
 def run_caption(run:str|Path|RunFolder, # a run folder written by `run_vlm` with `task='caption'` (or its `RunFolder`)
                 image_path:str|Path, # the image to describe

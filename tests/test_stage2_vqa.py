@@ -6,7 +6,7 @@ from pathlib import Path
 
 def test_vqa_bench_quick(tmp_path):
     bench = Path(__file__).parents[1] / "bench" / "stage2_vqa.py"
-    r = subprocess.run([sys.executable, str(bench), "--quick", "--variants", "perceiver,grid,text,trm", "--work", str(tmp_path / "work")],
+    r = subprocess.run([sys.executable, str(bench), "--quick", "--describe", "--variants", "perceiver,grid,text,trm", "--work", str(tmp_path / "work")],
                        capture_output=True, text=True, timeout=900, cwd=bench.parents[1], env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert r.returncode == 0, r.stderr[-3000:]
     lines = {l.split()[0]: l for l in r.stdout.splitlines() if "exact match" in l}
