@@ -308,10 +308,10 @@ def run_vlm(data:str|Path, # a manifest folder with `vqa.jsonl` (image, question
     else:
         train = vqa_rows(load_manifest(data, manifest='vqa.jsonl', split=cfg.train_split))
         test = vqa_rows(load_manifest(data, manifest='vqa.jsonl', split=cfg.eval_split), cfg.max_eval_items) if cfg.eval_split else []
-    answers, scored = [r['answer'] for r in train], test   # the majority baseline's answers and the rows scored, before any description
+    fit_rows, loss_rows = train, test   # what the LLM is trained on and its evaluation loss read on
     if cfg.task == 'vqa' and cfg.describe_first:
-        train = describe_rows(train, load_manifest(data, split=cfg.train_split))
-        test = describe_rows(test, load_manifest(data, split=cfg.eval_split)) if test else []   # for the evaluation loss
+        fit_rows = describe_rows(train, load_manifest(data, split=cfg.train_split))
+        loss_rows = describe_rows(test, load_manifest(data, split=cfg.eval_split)) if test else []
     warm = cfg.use_image and cfg.proj_warmup_steps > 0
     captions = caption_rows(load_manifest(data, split=cfg.train_split), cfg.caption_prompt) if warm else []
     tokens = aligned_vision_tokens(align, [r['image'] for r in train + test + captions], cache, cfg.extract_batch_size, progress)
@@ -320,13 +320,12 @@ def run_vlm(data:str|Path, # a manifest folder with `vqa.jsonl` (image, question
     vlm = QwenVLM(cfg.vlm)
     if warm: warm_up_projection(vlm, captions, tokens, cfg, out/'warmup', resume, progress)
     ds = lambda rows: VQADataset(rows, tokens, vlm.tokenizer, cfg.use_image, cfg.vlm.system_prompt)
-    Trainer(VLMTask(vlm, cfg.bf16), ds(train), cfg.train, out, ds(test) if test else None, progress=progress).fit(resume)
-    test = scored
+    Trainer(VLMTask(vlm, cfg.bf16), ds(fit_rows), cfg.train, out, ds(loss_rows) if test else None, progress=progress).fit(resume)
     if test and cfg.task == 'caption':
         metrics, preds = evaluate_captions(vlm, ds(test), align, cache, cfg.caption_max_new_tokens, cfg.bf16)
         atomic_write_json(out/'metrics.json', {'caption': metrics, 'task': 'caption', 'use_image': cfg.use_image, 'split': cfg.eval_split})
     elif test:
-        metrics, replies = evaluate_vqa(vlm, ds(test), answers, bf16=cfg.bf16, max_new_tokens=reply_tokens(cfg))
+        metrics, replies = evaluate_vqa(vlm, ds(test), [r['answer'] for r in train], bf16=cfg.bf16, max_new_tokens=reply_tokens(cfg))
         preds = [final_answer(r) for r in replies]
         control = ({'vqa_shuffled': shuffled_control(vlm, ds(test), cfg.train.seed, cfg.bf16, reply_tokens(cfg))[0]}
                    if cfg.use_image and cfg.shuffled_control else {})
