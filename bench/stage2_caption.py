@@ -20,17 +20,13 @@ from fastcore.script import call_parse, store_true
 
 from edgeglass.data import build_demo_data
 from edgeglass.cache import FeatureCache
-from edgeglass.models.alignment import MultimodalAlignmentConfig
 from edgeglass.train import TrainConfig
-from edgeglass.stage1 import RunConfig, run_align
+from edgeglass.stage1 import run_align
 from edgeglass.stage2 import VLMRunConfig, run_vlm
 from edgeglass.utils import atomic_write_json
 from common import RESULTS, finish, machine_info
+from stage2_vqa import stage1_config   # the Stage 1 run of the Stage 2 benches
 
-def stage1_config() -> RunConfig:
-    "The Stage 1 run the captions are read through: MLP heads on the offline image and text encoders."
-    return RunConfig(model=MultimodalAlignmentConfig.offline(adapter='mlp', audio=None),
-                     train=TrainConfig(epochs=8, batch_size=64, lr=2e-3, log_every=20))
 
 def caption_config(use_image:bool, steps:int, batch_size:int, lr:float, eval_images:int, seed:int, quick:bool) -> VLMRunConfig:
     "One captioning run: the library's captioning defaults with this schedule."
@@ -60,7 +56,7 @@ def main(data:str='demo', # 'demo' (built here) or a manifest folder with image 
     if quick:
         from edgeglass.testing import tiny_alignment_model
         tiny_alignment_model(audio=None).save_pretrained(work/'align'/'model'); align = work/'align'
-    else: align = run_align(folder, work/'align', stage1_config(), cache=cache, progress=False)
+    else: align = run_align(folder, work/'align', stage1_config('mlp', 16, 0), cache=cache, progress=False)
     runs = {}
     for use_image in (True, False):
         key = 'image prefix' if use_image else 'text only'
