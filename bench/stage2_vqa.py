@@ -10,8 +10,8 @@ Variants (each through the library's own path, `run_align` then `run_vlm` or `ru
 - `nf4`, `int8`: `perceiver` with the LLM loaded in 4-bit (NF4) or 8-bit through bitsandbytes (QLoRA).
 
 Every image run also answers with each test image's prefix swapped for another test image's (the shuffled control).
-Each run writes `bench/results/stage2_vqa/<variant>-s<seed>.json` (`<variant>-answer-only-s<seed>.json` for an image run
-without `--describe`; `--out` to change the folder), so several
+Each run writes `bench/results/stage2_vqa/<name>.json` (`run_name`: `<variant>[-answer-only][-balanced]-s<seed>`,
+`-answer-only` for an image run without `--describe`, `-balanced` with `--balance`; `--out` to change the folder), so several
 processes can run variants side by side, and copies each run's `predictions.jsonl` to `predictions/`; notebook 17d reads them.
 
     HF_HUB_OFFLINE=1 python bench/stage2_vqa.py --variants perceiver,text --seeds 0,1,2   # about 25 minutes per SmolLM2 run on a core
@@ -44,11 +44,17 @@ def stage1_config(head:str, latents:int, seed:int) -> RunConfig:
     return RunConfig(model=MultimodalAlignmentConfig.offline(adapter=head, latents=latents, audio=None),
                      train=TrainConfig(epochs=8, batch_size=64, lr=2e-3, log_every=20, seed=seed))
 
-def vlm_config(variant:str, steps:int, warmup:int, lr:float, eval_items:int, seed:int, quick:bool, describe:bool=False) -> VLMRunConfig:
+def run_name(variant:str, seed:int, describe:bool, balance:bool) -> str:
+    "A run's name: the variant, `-answer-only` for an image run without the description first, `-balanced` for balanced training answers, the seed."
+    llm_image = variant not in ('text', 'trm')
+    return f"{variant}{'-answer-only' if llm_image and not describe else ''}{'-balanced' if balance and variant != 'trm' else ''}-s{seed}"
+
+def vlm_config(variant:str, steps:int, warmup:int, lr:float, eval_items:int, seed:int, quick:bool, describe:bool=False, balance:bool=False) -> VLMRunConfig:
     "One SmolLM2 run of `variant`: the library's VQA defaults with this schedule."
     train = TrainConfig(epochs=100, batch_size=16, lr=lr, weight_decay=0.0, drop_last=False, max_steps=steps,
                         warmup_steps=min(10, steps), checkpoint_every=steps, log_every=10, seed=seed)
-    kw = dict(train=train, use_image=variant != 'text', max_eval_items=eval_items, proj_warmup_steps=warmup, describe_first=describe)
+    kw = dict(train=train, use_image=variant != 'text', max_eval_items=eval_items, proj_warmup_steps=warmup, describe_first=describe,
+              balance_answers=balance)
     if quick: return VLMRunConfig.tiny(**kw, caption_max_new_tokens=4, vlm=QwenVLMConfig.tiny(max_new_tokens=3, prefix_pool=4 if variant == 'grid' else None))
     cfg = VLMRunConfig(**kw, bf16=variant not in ('nf4', 'int8'))
     dec = {'nf4': dict(load_in_4bit=True), 'int8': dict(load_in_8bit=True)}.get(variant, {})
@@ -67,7 +73,7 @@ def one_run(variant:str, seed:int, folder:Path, work:Path, cache, a) -> dict:
             from edgeglass.testing import tiny_alignment_model
             tiny_alignment_model(audio=None).save_pretrained(align/'model')
         else: run_align(folder, align, stage1_config(head, a.latents, seed), cache=cache, progress=False)
-    run = work/f"{variant}{'' if a.describe or variant in ('text', 'trm') else '-answer-only'}-s{seed}"
+    run = work/run_name(variant, seed, a.describe, a.balance)
     if variant == 'trm':
         cfg = TRMVQAConfig.tiny(max_eval_items=a.eval_items) if a.quick else TRMVQAConfig(max_eval_items=a.eval_items)
         cfg = cfg.replace(train=cfg.train.replace(seed=seed))
@@ -75,7 +81,7 @@ def one_run(variant:str, seed:int, folder:Path, work:Path, cache, a) -> dict:
         m = json.loads((run/'metrics.json').read_text())
         rec = {'vqa': m['vqa'], 'params_trained': m['params']}
     else:
-        cfg = vlm_config(variant, a.steps, a.warmup, a.lr, a.eval_items, seed, a.quick, a.describe)
+        cfg = vlm_config(variant, a.steps, a.warmup, a.lr, a.eval_items, seed, a.quick, a.describe, a.balance)
         run_vlm(folder, align, run, cfg, cache=cache, progress=False)
         m = json.loads((run/'metrics.json').read_text())
         rec = {'vqa': m['vqa'], 'params_trained': sum(v.numel() for v in load_safetensors(run/'model'/'trainable.safetensors').values())}
@@ -97,6 +103,7 @@ def main(variants:str='perceiver,text', # comma-separated, of perceiver, grid, t
          lr:float=3e-3, # learning rate of LoRA and the projection
          latents:int=16, # the Perceiver vision head's latents (the prefix length)
          describe:store_true=False, # SmolLM2 runs answer "<what the image shows>. Answer: <answer>" (VLMRunConfig.describe_first)
+         balance:store_true=False, # SmolLM2 runs train on rows balanced so each question's answers are equally frequent (VLMRunConfig.balance_answers)
          eval_items:int=400, # test questions measured, spread over the test split
          quick:store_true=False, # CI: tiny random models, a few steps; nothing written to bench/results
          out:str=None, # the results folder (default bench/results/stage2_vqa)
@@ -104,7 +111,7 @@ def main(variants:str='perceiver,text', # comma-separated, of perceiver, grid, t
         ):
     "Train and measure each variant for each seed; one JSON per run."
     import argparse
-    a = argparse.Namespace(steps=3 if quick else steps, warmup=2 if quick else warmup, lr=lr, latents=latents, describe=describe,
+    a = argparse.Namespace(steps=3 if quick else steps, warmup=2 if quick else warmup, lr=lr, latents=latents, describe=describe, balance=balance,
                            eval_items=8 if quick else eval_items, quick=quick)
     vs, ss = [v.strip() for v in variants.split(',') if v.strip()], [int(s) for s in seeds.split(',')]
     if bad := [v for v in vs if v not in VARIANTS]: raise SystemExit(f'--variants: unknown {bad}; choose from {VARIANTS}')
@@ -120,12 +127,13 @@ def main(variants:str='perceiver,text', # comma-separated, of perceiver, grid, t
             recs[(v, seed)] = rec
             if quick: continue
             res = finish({'benchmark': 'Stage 2 VQA on easy-vqa', 'variant': v, 'seed': seed, 'llm': 'smollm2-135m-instruct + LoRA r8',
-                          'steps': a.steps, 'proj_warmup_steps': a.warmup, 'describe_first': describe and v not in ('trm',), 'lr': lr,
+                          'steps': a.steps, 'proj_warmup_steps': a.warmup, 'describe_first': describe and v not in ('trm',),
+                          'balance_answers': balance and v != 'trm', 'lr': lr,
                           'latents': latents, 'machine': machine_info(), **rec})
-            name = v if describe or v in ('text', 'trm') else f'{v}-answer-only'   # an image run without the description first
-            atomic_write_json(dest/f'{name}-s{seed}.json', res); print(f'wrote {dest}/{name}-s{seed}.json', flush=True)
-            if (pj := work/f'{name}-s{seed}'/'predictions.jsonl').is_file():   # every answer, for analyses beyond the metrics
-                (dest/'predictions').mkdir(parents=True, exist_ok=True); shutil.copyfile(pj, dest/'predictions'/f'{name}-s{seed}.jsonl')
+            name = run_name(v, seed, describe, balance)
+            atomic_write_json(dest/f'{name}.json', res); print(f'wrote {dest}/{name}.json', flush=True)
+            if (pj := work/name/'predictions.jsonl').is_file():   # every answer, for analyses beyond the metrics
+                (dest/'predictions').mkdir(parents=True, exist_ok=True); shutil.copyfile(pj, dest/'predictions'/f'{name}.jsonl')
     if quick:
         for (v, _), r in recs.items():
             assert r['vqa']['n'] == 8 and set(r['vqa']['by_kind']) <= {'shape', 'color', 'yes/no'}, r

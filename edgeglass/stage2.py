@@ -26,8 +26,8 @@ from .index import embed_items
 __all__ = ['ANSWER_MARK', 'TASKS', 'aligned_vision_tokens', 'image_tokens', 'VQADataset', 'tail_length', 'answer_loss',
            'autocast', 'VLMTask', 'predict', 'described', 'final_answer', 'evaluate_vqa', 'shuffled_images',
            'shuffled_control', 'caption_grounding', 'evaluate_captions', 'examples_figure', 'Stage2Splits',
-           'VLMRunConfig', 'vqa_rows', 'caption_rows', 'describe_rows', 'reply_tokens', 'warm_up_projection',
-           'stage1_model', 'run_vlm', 'run_ask', 'run_caption']
+           'VLMRunConfig', 'vqa_rows', 'caption_rows', 'describe_rows', 'balance_answers', 'reply_tokens',
+           'warm_up_projection', 'stage1_model', 'run_vlm', 'run_ask', 'run_caption']
 
 # %% ../nbs/17b_stage2.ipynb #468f994d
 @torch.no_grad()
@@ -213,6 +213,7 @@ class VLMRunConfig(Stage2Splits):
     proj_warmup_steps: int = 0 # LLaVA's first stage: this many steps training `vision_proj` alone (LLM and LoRA frozen) to write the data's captions, before the task; 0: off
     proj_warmup_lr: float = 2e-3 # the learning rate of that warm-up
     describe_first: bool = False # VQA: train each answer as "<the image's caption>. Answer: <answer>" (captions from the data's manifest) and score the text after "Answer:"
+    balance_answers: bool = False # VQA: repeat training rows so each question's answers are equally frequent (`balance_answers`): the words alone then predict nothing
 
     def __post_init__(self):
         if self.task not in TASKS: raise ValueError(f'task: expected one of {TASKS}, got {self.task!r}')
@@ -263,6 +264,19 @@ def describe_rows(rows:list[dict], # VQA rows
     for r in captions: first.setdefault(str(r['image']), r['text'])
     return [{**r, 'answer': described(first[str(r['image'])], r['answer'])} if str(r['image']) in first else r for r in rows]
 
+def balance_answers(rows:list[dict], # VQA rows (question, answer, ...)
+                    seed:int=0, # which rows fill the repeats' remainders
+                   ) -> list[dict]:
+    "The rows with each (question, answer) group repeated up to its question's largest group, in the rows' order: every question text's answers become equally frequent."
+    groups = {}
+    for i, r in enumerate(rows): groups.setdefault(r['question'], {}).setdefault(r['answer'], []).append(i)
+    rng, take = random.Random(seed), []
+    for by_answer in groups.values():
+        most = max(len(ix) for ix in by_answer.values())
+        for ix in by_answer.values():
+            take += ix * (most // len(ix)) + rng.sample(ix, most % len(ix))
+    return [rows[i] for i in sorted(take)]
+
 def reply_tokens(cfg:VLMRunConfig) -> int|None:
     "The longest reply a VQA run generates: room for the description first when `describe_first` (None: the VLM's own)."
     return cfg.caption_max_new_tokens + cfg.vlm.max_new_tokens if cfg.describe_first else None
@@ -309,6 +323,7 @@ def run_vlm(data:str|Path, # a manifest folder with `vqa.jsonl` (image, question
         train = vqa_rows(load_manifest(data, manifest='vqa.jsonl', split=cfg.train_split))
         test = vqa_rows(load_manifest(data, manifest='vqa.jsonl', split=cfg.eval_split), cfg.max_eval_items) if cfg.eval_split else []
     fit_rows, loss_rows = train, test   # what the LLM is trained on and its evaluation loss read on
+    if cfg.task == 'vqa' and cfg.balance_answers: fit_rows = balance_answers(fit_rows, cfg.train.seed)
     if cfg.task == 'vqa' and cfg.describe_first:
         fit_rows = describe_rows(train, load_manifest(data, split=cfg.train_split))
         loss_rows = describe_rows(test, load_manifest(data, split=cfg.eval_split)) if test else []
