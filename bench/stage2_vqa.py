@@ -82,7 +82,7 @@ def one_run(variant:str, seed:int, folder:Path, work:Path, cache, a) -> dict:
         rec = {'vqa': m['vqa'], 'params_trained': m['params']}
     else:
         cfg = vlm_config(variant, a.steps, a.warmup, a.lr, a.eval_items, seed, a.quick, a.describe, a.balance)
-        run_vlm(folder, align, run, cfg, cache=cache, progress=False)
+        run_vlm(folder, align, run, cfg, resume=a.resume and run.is_dir(), cache=cache, progress=False)
         m = json.loads((run/'metrics.json').read_text())
         rec = {'vqa': m['vqa'], 'params_trained': sum(v.numel() for v in load_safetensors(run/'model'/'trainable.safetensors').values())}
         if 'vqa_shuffled' in m: rec['vqa_shuffled'] = m['vqa_shuffled']
@@ -108,11 +108,12 @@ def main(variants:str='perceiver,text', # comma-separated, of perceiver, grid, t
          quick:store_true=False, # CI: tiny random models, a few steps; nothing written to bench/results
          out:str=None, # the results folder (default bench/results/stage2_vqa)
          work:str=None, # where the runs go (default: a temporary folder)
+         resume:store_true=False, # continue SmolLM2 runs already in --work from their newest checkpoint (a finished warm-up is kept)
         ):
     "Train and measure each variant for each seed; one JSON per run."
     import argparse
     a = argparse.Namespace(steps=3 if quick else steps, warmup=2 if quick else warmup, lr=lr, latents=latents, describe=describe, balance=balance,
-                           eval_items=8 if quick else eval_items, quick=quick)
+                           eval_items=8 if quick else eval_items, quick=quick, resume=resume)
     vs, ss = [v.strip() for v in variants.split(',') if v.strip()], [int(s) for s in seeds.split(',')]
     if bad := [v for v in vs if v not in VARIANTS]: raise SystemExit(f'--variants: unknown {bad}; choose from {VARIANTS}')
     torch.set_num_threads(int(os.environ.get('OMP_NUM_THREADS', 0)) or min(2, os.cpu_count() or 1))

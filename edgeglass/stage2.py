@@ -325,7 +325,7 @@ def run_vlm(data:str|Path, # a manifest folder with `vqa.jsonl` (image, question
     fit_rows, loss_rows = train, test   # what the LLM is trained on and its evaluation loss read on
     if cfg.task == 'vqa' and cfg.balance_answers: fit_rows = balance_answers(fit_rows, cfg.train.seed)
     if cfg.task == 'vqa' and cfg.describe_first:
-        fit_rows = describe_rows(train, load_manifest(data, split=cfg.train_split))
+        fit_rows = describe_rows(fit_rows, load_manifest(data, split=cfg.train_split))
         loss_rows = describe_rows(test, load_manifest(data, split=cfg.eval_split)) if test else []
     warm = cfg.use_image and cfg.proj_warmup_steps > 0
     captions = caption_rows(load_manifest(data, split=cfg.train_split), cfg.caption_prompt) if warm else []
