@@ -261,8 +261,18 @@ def _rerank(self, q:np.ndarray, # (Q, D) unit queries
     scores, ids = np.empty((len(q), k), np.float32), np.empty((len(q), k), np.int64)
     faiss.knn_inner_products_by_idx(ptr(q), ptr(self.full), ptr(cand), self.dim, len(q), len(self), cand.shape[1], k,
                                     ptr(scores), ptr(ids), cand.shape[1])   # the row stride must be given: -1 is misread
-    scores[ids < 0] = -np.inf                                                # fewer than k candidates: id -1, as in FAISS
+    if cand.shape[1] < k or cand[:, -1].min() < 0: scores[ids < 0] = -np.inf   # fewer than k candidates: id -1, as in FAISS
     return scores, ids
+
+def _shortlist(self, q:np.ndarray, # (Q, D) unit queries
+               kk:int, # candidates per query
+              ) -> np.ndarray:
+    "(Q, kk) candidate ids from FAISS on the queries' prefixes (-1: none)."
+    faiss = _faiss(); ptr = faiss.swig_ptr
+    p = np.ascontiguousarray(q[:, :self.config.shortlist_dim])   # not re-normalised: a query's scale does not change its ranking
+    dist, cand = np.empty((len(q), kk), np.float32), np.empty((len(q), kk), np.int64)
+    self.index.search_c(len(q), ptr(p), kk, ptr(dist), ptr(cand))   # FAISS's C++ call: the inputs are checked already
+    return cand
 
 def search(self, queries, # (Q, D) query embeddings, torch or numpy (normalised inside)
            k:int=10, # results per query
@@ -275,10 +285,9 @@ def search(self, queries, # (Q, D) query embeddings, torch or numpy (normalised 
         scores[ids < 0] = -np.inf                                           # k beyond the gallery: id -1, score -inf
         return scores, ids
     kk = min(max(self.config.shortlist_k, k), len(self))
-    _, cand = self.index.search(_prefix(q, self.config.shortlist_dim), kk)   # (Q, kk) shortlist ids
-    return self._rerank(q, cand, k)                                          # scored at full width, the best k kept
+    return self._rerank(q, self._shortlist(q, kk), k)                       # scored at full width, the best k kept
 
-MatryoshkaIndex._rerank, MatryoshkaIndex.search = _rerank, search
+MatryoshkaIndex._rerank, MatryoshkaIndex._shortlist, MatryoshkaIndex.search = _rerank, _shortlist, search
 
 # %% ../nbs/17_mrl_index.ipynb #2fedb24c
 FORMAT = 'edgeglass.MatryoshkaIndex/1'
