@@ -44,12 +44,17 @@ def stage1_config(head:str, latents:int, seed:int) -> RunConfig:
     return RunConfig(model=MultimodalAlignmentConfig.offline(adapter=head, latents=latents, audio=None),
                      train=TrainConfig(epochs=8, batch_size=64, lr=2e-3, log_every=20, seed=seed))
 
-def run_name(variant:str, seed:int, describe:bool, balance:bool) -> str:
-    "A run's name: the variant, `-answer-only` for an image run without the description first, `-balanced` for balanced training answers, the seed."
-    llm_image = variant not in ('text', 'trm')
-    return f"{variant}{'-answer-only' if llm_image and not describe else ''}{'-balanced' if balance and variant != 'trm' else ''}-s{seed}"
+LORA_TARGETS = {'attention': ('q_proj', 'k_proj', 'v_proj', 'o_proj'),   # the library's default
+                'all': ('q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj')}   # every linear layer of a block
 
-def vlm_config(variant:str, steps:int, warmup:int, lr:float, eval_items:int, seed:int, quick:bool, describe:bool=False, balance:bool=False) -> VLMRunConfig:
+def run_name(variant:str, seed:int, describe:bool, balance:bool, lora:str='attention') -> str:
+    "A run's name: the variant, `-answer-only` for an image run without the description first, `-balanced` for balanced training answers, `-lora-all` for LoRA on every linear layer, the seed."
+    llm, llm_image = variant != 'trm', variant not in ('text', 'trm')
+    return (f"{variant}{'-answer-only' if llm_image and not describe else ''}{'-balanced' if balance and llm else ''}"
+            f"{'-lora-all' if lora == 'all' and llm else ''}-s{seed}")
+
+def vlm_config(variant:str, steps:int, warmup:int, lr:float, eval_items:int, seed:int, quick:bool, describe:bool=False, balance:bool=False,
+               lora:str='attention') -> VLMRunConfig:
     "One SmolLM2 run of `variant`: the library's VQA defaults with this schedule."
     train = TrainConfig(epochs=100, batch_size=16, lr=lr, weight_decay=0.0, drop_last=False, max_steps=steps,
                         warmup_steps=min(10, steps), checkpoint_every=steps, log_every=10, seed=seed)
@@ -59,7 +64,7 @@ def vlm_config(variant:str, steps:int, warmup:int, lr:float, eval_items:int, see
     cfg = VLMRunConfig(**kw, bf16=variant not in ('nf4', 'int8'))
     dec = {'nf4': dict(load_in_4bit=True), 'int8': dict(load_in_8bit=True)}.get(variant, {})
     return cfg.replace(vlm=cfg.vlm.replace(prefix_pool=4 if variant == 'grid' else None,
-                                           decoder=cfg.vlm.decoder.replace(**dec)))
+                                           decoder=cfg.vlm.decoder.replace(lora_targets=LORA_TARGETS[lora], **dec)))
 
 def kinds(m:dict) -> dict: return {k: round(v['exact_match'], 1) for k, v in m['by_kind'].items()}
 
@@ -73,7 +78,7 @@ def one_run(variant:str, seed:int, folder:Path, work:Path, cache, a) -> dict:
             from edgeglass.testing import tiny_alignment_model
             tiny_alignment_model(audio=None).save_pretrained(align/'model')
         else: run_align(folder, align, stage1_config(head, a.latents, seed), cache=cache, progress=False)
-    run = work/run_name(variant, seed, a.describe, a.balance)
+    run = work/run_name(variant, seed, a.describe, a.balance, a.lora)
     if variant == 'trm':
         cfg = TRMVQAConfig.tiny(max_eval_items=a.eval_items) if a.quick else TRMVQAConfig(max_eval_items=a.eval_items)
         cfg = cfg.replace(train=cfg.train.replace(seed=seed))
@@ -81,7 +86,7 @@ def one_run(variant:str, seed:int, folder:Path, work:Path, cache, a) -> dict:
         m = json.loads((run/'metrics.json').read_text())
         rec = {'vqa': m['vqa'], 'params_trained': m['params']}
     else:
-        cfg = vlm_config(variant, a.steps, a.warmup, a.lr, a.eval_items, seed, a.quick, a.describe, a.balance)
+        cfg = vlm_config(variant, a.steps, a.warmup, a.lr, a.eval_items, seed, a.quick, a.describe, a.balance, a.lora)
         run_vlm(folder, align, run, cfg, resume=a.resume and run.is_dir(), cache=cache, progress=False)
         m = json.loads((run/'metrics.json').read_text())
         rec = {'vqa': m['vqa'], 'params_trained': sum(v.numel() for v in load_safetensors(run/'model'/'trainable.safetensors').values())}
@@ -104,6 +109,7 @@ def main(variants:str='perceiver,text', # comma-separated, of perceiver, grid, t
          latents:int=16, # the Perceiver vision head's latents (the prefix length)
          describe:store_true=False, # SmolLM2 runs answer "<what the image shows>. Answer: <answer>" (VLMRunConfig.describe_first)
          balance:store_true=False, # SmolLM2 runs train on rows balanced so each question's answers are equally frequent (VLMRunConfig.balance_answers)
+         lora:str='attention', # SmolLM2's LoRA targets: 'attention' (q, k, v, o: the default) or 'all' (also gate, up, down)
          eval_items:int=400, # test questions measured, spread over the test split
          quick:store_true=False, # CI: tiny random models, a few steps; nothing written to bench/results
          out:str=None, # the results folder (default bench/results/stage2_vqa)
@@ -112,10 +118,11 @@ def main(variants:str='perceiver,text', # comma-separated, of perceiver, grid, t
         ):
     "Train and measure each variant for each seed; one JSON per run."
     import argparse
-    a = argparse.Namespace(steps=3 if quick else steps, warmup=2 if quick else warmup, lr=lr, latents=latents, describe=describe, balance=balance,
+    a = argparse.Namespace(steps=3 if quick else steps, warmup=2 if quick else warmup, lr=lr, latents=latents, describe=describe, balance=balance, lora=lora,
                            eval_items=8 if quick else eval_items, quick=quick, resume=resume)
     vs, ss = [v.strip() for v in variants.split(',') if v.strip()], [int(s) for s in seeds.split(',')]
     if bad := [v for v in vs if v not in VARIANTS]: raise SystemExit(f'--variants: unknown {bad}; choose from {VARIANTS}')
+    if lora not in LORA_TARGETS: raise SystemExit(f'--lora: expected one of {tuple(LORA_TARGETS)}, got {lora!r}')
     torch.set_num_threads(int(os.environ.get('OMP_NUM_THREADS', 0)) or min(2, os.cpu_count() or 1))
     folder = build_demo_data(n_train=40 if quick else 600, n_test=12 if quick else 200)
     work = Path(work or tempfile.mkdtemp(prefix='edgeglass-vqa-'))
@@ -129,9 +136,9 @@ def main(variants:str='perceiver,text', # comma-separated, of perceiver, grid, t
             if quick: continue
             res = finish({'benchmark': 'Stage 2 VQA on easy-vqa', 'variant': v, 'seed': seed, 'llm': 'smollm2-135m-instruct + LoRA r8',
                           'steps': a.steps, 'proj_warmup_steps': a.warmup, 'describe_first': describe and v not in ('trm',),
-                          'balance_answers': balance and v != 'trm', 'lr': lr,
+                          'balance_answers': balance and v != 'trm', 'lora_targets': list(LORA_TARGETS[lora]) if v != 'trm' else None, 'lr': lr,
                           'latents': latents, 'machine': machine_info(), **rec})
-            name = run_name(v, seed, describe, balance)
+            name = run_name(v, seed, describe, balance, lora)
             atomic_write_json(dest/f'{name}.json', res); print(f'wrote {dest}/{name}.json', flush=True)
             if (pj := work/name/'predictions.jsonl').is_file():   # every answer, for analyses beyond the metrics
                 (dest/'predictions').mkdir(parents=True, exist_ok=True); shutil.copyfile(pj, dest/'predictions'/f'{name}.jsonl')
