@@ -29,7 +29,7 @@ EOF
 step() {   # print the command as typed (paths shortened), then its output and exit status
   echo "\$ $*" | sed "s#$W#RUNS#g; s#$DATA#DEMO#g"
   local t0=$(date +%s)
-  "$@" 2>&1 | grep -v -e 'Warning' -e 'warnings.warn' -e 'Loading weights' -e 'kernels-community' -e 'it/s\]' -e '^\s*$' | sed "s#$W#RUNS#g; s#$DATA#DEMO#g"
+  "$@" 2>&1 | grep -v -e 'Warning' -e 'warnings.warn' -e 'Loading weights' -e 'kernels-community' -e 'it/s\]' -e 's/it\]' -e 'step/s' -e 's/step' -e '^\s*$' | sed "s#$W#RUNS#g; s#$DATA#DEMO#g"
   echo "[exit ${PIPESTATUS[0]}, $(( $(date +%s) - t0 )) s]"; echo
 }
 {

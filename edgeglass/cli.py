@@ -4,7 +4,7 @@
 
 # %% ../nbs/18_cli.ipynb #eef48115
 from __future__ import annotations
-import importlib, inspect, json, sys, time
+import importlib, inspect, json, re, sys, time
 
 from fastcore.script import call_parse, anno_parser
 
@@ -192,11 +192,13 @@ def run_command(argv:list[str]):
 EXPECTED = (OSError, ValueError, KeyError, TypeError)   # what commands raise for bad input; anything else is a bug: traceback
 
 def error_line(e:BaseException, options:tuple=()) -> str:
-    "An exception's message on one line; a leading `name:` that is one of the command's `options` becomes its flag `--name:`."
+    "An exception's message on one line; a leading `name:` or a quoted `` `name` `` that is one of the command's `options` becomes its flag."
     msg = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)    # a KeyError's str() adds quotes
     msg = '; '.join(l.strip() for l in msg.splitlines() if l.strip()) or type(e).__name__
+    flag = lambda name: '--' + name.replace('_', '-')
+    msg = re.sub(r'`(\w+)`', lambda m: f'`{flag(m[1])}`' if m[1] in options else m[0], msg)   # `resume` -> `--resume`
     name, sep, rest = msg.partition(':')
-    return f'--{name.replace("_", "-")}:{rest}' if sep and name in options else msg
+    return f'{flag(name)}:{rest}' if sep and name in options else msg
 
 def main(argv:list[str]|None=None):
     "The `edgeglass` console script: an expected error is one line `edgeglass CMD: error: ...` (exit 2 for usage, 1 otherwise)."

@@ -523,8 +523,7 @@ def refuse_overwrite(out_dir:str|Path, # a run folder
     "`out_dir` as a Path; raises when it holds a run (checkpoints or a log) that is not being resumed. Pipelines check before writing."
     d = Path(out_dir)
     if not resume and (checkpoint_folders(d) or (d/METRICS).exists()):
-        raise FileExistsError(f'{d}: holds a run already (checkpoints or {METRICS}); resume it (`resume=True`, `--resume` '
-                              'on the command line), or use another output folder')
+        raise FileExistsError(f'{d}: holds a run already (checkpoints or {METRICS}); continue it with `resume`, or choose another `out`')
     return d
 
 @patch

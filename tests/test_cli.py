@@ -53,7 +53,8 @@ def test_run_folders_are_told_apart(data, align_run, tmp_path):
     r = run("ask", "--run", str(align_run), str(data / "img" / "0.png"), "What digit?")
     assert r.returncode != 0 and "is a Stage 1 run; train Stage 2 on it with `edgeglass vlm`" in r.stderr, r.stderr[-2000:]
     r = run("align", "--data", str(data), "--out", str(align_run))
-    assert r.returncode != 0 and "holds a run already" in r.stderr and "--resume" in r.stderr, r.stderr[-2000:]
+    assert r.returncode != 0 and "holds a run already" in r.stderr and "`--resume`" in r.stderr and "`--out`" in r.stderr, r.stderr[-2000:]
+    assert "resume=True" not in r.stderr, r.stderr   # the flag a user types, not the Python argument
     for r in (r,): assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 def test_export_round_trips(data, align_run, tmp_path):
