@@ -15,7 +15,11 @@ Each run writes `bench/results/stage2_vqa/<name>.json` (`run_name`: `<variant>[-
 processes can run variants side by side, and copies each run's `predictions.jsonl` to `predictions/`; notebook 17d reads them.
 
     HF_HUB_OFFLINE=1 python bench/stage2_vqa.py --variants perceiver,text --seeds 0,1,2   # about 25 minutes per SmolLM2 run on a core
+    HF_HUB_OFFLINE=1 python bench/stage2_vqa.py --variants perceiver --describe --balance  # balanced yes/no answers (VLMRunConfig.balance_answers)
     HF_HUB_OFFLINE=1 python bench/stage2_vqa.py --quick                                  # CI: tiny random models, a few steps, nothing written
+
+`--lora all` puts LoRA on every linear layer of SmolLM2's blocks (the MLPs too) instead of the attention projections;
+`--work DIR --resume` continues runs a stopped invocation left in DIR.
 """
 from __future__ import annotations
 import json, os, shutil, tempfile, time
