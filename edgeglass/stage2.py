@@ -323,12 +323,13 @@ def run_vlm(data:str|Path, # a manifest folder with `vqa.jsonl` (image, question
         train = vqa_rows(load_manifest(data, manifest='vqa.jsonl', split=cfg.train_split))
         test = vqa_rows(load_manifest(data, manifest='vqa.jsonl', split=cfg.eval_split), cfg.max_eval_items) if cfg.eval_split else []
     fit_rows, loss_rows = train, test   # what the LLM is trained on and its evaluation loss read on
+    warm = cfg.use_image and cfg.proj_warmup_steps > 0
+    train_captions = load_manifest(data, split=cfg.train_split) if warm or (cfg.task == 'vqa' and cfg.describe_first) else None
     if cfg.task == 'vqa' and cfg.balance_answers: fit_rows = balance_answers(fit_rows, cfg.train.seed)
     if cfg.task == 'vqa' and cfg.describe_first:
-        fit_rows = describe_rows(fit_rows, load_manifest(data, split=cfg.train_split))
+        fit_rows = describe_rows(fit_rows, train_captions)
         loss_rows = describe_rows(test, load_manifest(data, split=cfg.eval_split)) if test else []
-    warm = cfg.use_image and cfg.proj_warmup_steps > 0
-    captions = caption_rows(load_manifest(data, split=cfg.train_split), cfg.caption_prompt) if warm else []
+    captions = caption_rows(train_captions, cfg.caption_prompt) if warm else []
     tokens = aligned_vision_tokens(align, [r['image'] for r in train + test + captions], cache, cfg.extract_batch_size, progress)
     cfg.save(out/'config.json')
     seed_everything(cfg.train.seed)
