@@ -47,7 +47,7 @@ def main(data:str='demo', # 'demo' (built here) or a manifest folder with image 
          work:str=None, # where the runs go (default: a temporary folder)
         ):
     "Train the image-prefix and the text-only captioning runs on one dataset; write their metrics."
-    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    torch.set_num_threads(int(os.environ.get('OMP_NUM_THREADS', 0)) or min(2, os.cpu_count() or 1))
     folder = build_demo_data(n_train=40 if quick else 600, n_test=12 if quick else 200) if data == 'demo' else Path(data)
     name = 'demo' if data == 'demo' else Path(data).name
     work = Path(work or tempfile.mkdtemp(prefix='edgeglass-caption-'))

@@ -16,6 +16,7 @@ processes can run variants side by side, and copies each run's `predictions.json
 
     HF_HUB_OFFLINE=1 python bench/stage2_vqa.py --variants perceiver,text --seeds 0,1,2   # about 25 minutes per SmolLM2 run on a core
     HF_HUB_OFFLINE=1 python bench/stage2_vqa.py --variants perceiver --describe --balance  # balanced yes/no answers (VLMRunConfig.balance_answers)
+    HF_HUB_OFFLINE=1 python bench/stage2_vqa.py --variants perceiver --describe --balance --check  # and label checks before the answer
     HF_HUB_OFFLINE=1 python bench/stage2_vqa.py --quick                                  # CI: tiny random models, a few steps, nothing written
 
 `--lora all` puts LoRA on every linear layer of SmolLM2's blocks (the MLPs too) instead of the attention projections;
@@ -51,19 +52,19 @@ def stage1_config(head:str, latents:int, seed:int) -> RunConfig:
 LORA_TARGETS = {'attention': ('q_proj', 'k_proj', 'v_proj', 'o_proj'),   # the library's default
                 'all': ('q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj')}   # every linear layer of a block
 
-def run_name(variant:str, seed:int, describe:bool, balance:bool, lora:str='attention') -> str:
-    "A run's name: the variant, `-answer-only` for an image run without the description first, `-balanced` for balanced training answers, `-lora-all` for LoRA on every linear layer, the seed."
+def run_name(variant:str, seed:int, describe:bool, balance:bool, lora:str='attention', check:bool=False) -> str:
+    "A run's name: the variant, `-answer-only` for an image run without the description first, `-balanced` for balanced training answers, `-check` for label checks, `-lora-all` for LoRA on every linear layer, the seed."
     llm, llm_image = variant != 'trm', variant not in ('text', 'trm')
     return (f"{variant}{'-answer-only' if llm_image and not describe else ''}{'-balanced' if balance and llm else ''}"
-            f"{'-lora-all' if lora == 'all' and llm else ''}-s{seed}")
+            f"{'-check' if check and llm else ''}{'-lora-all' if lora == 'all' and llm else ''}-s{seed}")
 
 def vlm_config(variant:str, steps:int, warmup:int, lr:float, eval_items:int, seed:int, quick:bool, describe:bool=False, balance:bool=False,
-               lora:str='attention') -> VLMRunConfig:
+               lora:str='attention', check:bool=False) -> VLMRunConfig:
     "One SmolLM2 run of `variant`: the library's VQA defaults with this schedule."
     train = TrainConfig(epochs=100, batch_size=16, lr=lr, weight_decay=0.0, drop_last=False, max_steps=steps,
                         warmup_steps=min(10, steps), checkpoint_every=steps, log_every=10, seed=seed)
     kw = dict(train=train, use_image=variant != 'text', max_eval_items=eval_items, proj_warmup_steps=warmup, describe_first=describe,
-              balance_answers=balance)
+              balance_answers=balance, check_labels=check)
     if quick: return VLMRunConfig.tiny(**kw, caption_max_new_tokens=4, vlm=QwenVLMConfig.tiny(max_new_tokens=3, prefix_pool=4 if variant == 'grid' else None))
     cfg = VLMRunConfig(**kw, bf16=variant not in ('nf4', 'int8'))
     dec = {'nf4': dict(load_in_4bit=True), 'int8': dict(load_in_8bit=True)}.get(variant, {})
@@ -82,7 +83,7 @@ def one_run(variant:str, seed:int, folder:Path, work:Path, cache, a) -> dict:
             from edgeglass.testing import tiny_alignment_model
             tiny_alignment_model(audio=None).save_pretrained(align/'model')
         else: run_align(folder, align, stage1_config(head, a.latents, seed), cache=cache, progress=False)
-    run = work/run_name(variant, seed, a.describe, a.balance, a.lora)
+    run = work/run_name(variant, seed, a.describe, a.balance, a.lora, a.check)
     if variant == 'trm':
         cfg = TRMVQAConfig.tiny(max_eval_items=a.eval_items) if a.quick else TRMVQAConfig(max_eval_items=a.eval_items)
         cfg = cfg.replace(train=cfg.train.replace(seed=seed))
@@ -90,7 +91,7 @@ def one_run(variant:str, seed:int, folder:Path, work:Path, cache, a) -> dict:
         m = json.loads((run/'metrics.json').read_text())
         rec = {'vqa': m['vqa'], 'params_trained': m['params']}
     else:
-        cfg = vlm_config(variant, a.steps, a.warmup, a.lr, a.eval_items, seed, a.quick, a.describe, a.balance, a.lora)
+        cfg = vlm_config(variant, a.steps, a.warmup, a.lr, a.eval_items, seed, a.quick, a.describe, a.balance, a.lora, a.check)
         run_vlm(folder, align, run, cfg, resume=a.resume and run.is_dir(), cache=cache, progress=False)
         m = json.loads((run/'metrics.json').read_text())
         rec = {'vqa': m['vqa'], 'params_trained': sum(v.numel() for v in load_safetensors(run/'model'/'trainable.safetensors').values())}
@@ -113,6 +114,7 @@ def main(variants:str='perceiver,text', # comma-separated, of perceiver, grid, t
          latents:int=16, # the Perceiver vision head's latents (the prefix length)
          describe:store_true=False, # SmolLM2 runs answer "<what the image shows>. Answer: <answer>" (VLMRunConfig.describe_first)
          balance:store_true=False, # SmolLM2 runs train on rows balanced so each question's answers are equally frequent (VLMRunConfig.balance_answers)
+         check:store_true=False, # SmolLM2 runs check each label value a question names before answering ("blue: no"; VLMRunConfig.check_labels)
          lora:str='attention', # SmolLM2's LoRA targets: 'attention' (q, k, v, o: the default) or 'all' (also gate, up, down)
          eval_items:int=400, # test questions measured, spread over the test split
          quick:store_true=False, # CI: tiny random models, a few steps; nothing written to bench/results
@@ -122,7 +124,7 @@ def main(variants:str='perceiver,text', # comma-separated, of perceiver, grid, t
         ):
     "Train and measure each variant for each seed; one JSON per run."
     import argparse
-    a = argparse.Namespace(steps=3 if quick else steps, warmup=2 if quick else warmup, lr=lr, latents=latents, describe=describe, balance=balance, lora=lora,
+    a = argparse.Namespace(steps=3 if quick else steps, warmup=2 if quick else warmup, lr=lr, latents=latents, describe=describe, balance=balance, check=check, lora=lora,
                            eval_items=8 if quick else eval_items, quick=quick, resume=resume)
     vs, ss = [v.strip() for v in variants.split(',') if v.strip()], [int(s) for s in seeds.split(',')]
     if bad := [v for v in vs if v not in VARIANTS]: raise SystemExit(f'--variants: unknown {bad}; choose from {VARIANTS}')
@@ -140,9 +142,9 @@ def main(variants:str='perceiver,text', # comma-separated, of perceiver, grid, t
             if quick: continue
             res = finish({'benchmark': 'Stage 2 VQA on easy-vqa', 'variant': v, 'seed': seed, 'llm': 'smollm2-135m-instruct + LoRA r8',
                           'steps': a.steps, 'proj_warmup_steps': a.warmup, 'describe_first': describe and v not in ('trm',),
-                          'balance_answers': balance and v != 'trm', 'lora_targets': list(LORA_TARGETS[lora]) if v != 'trm' else None, 'lr': lr,
+                          'balance_answers': balance and v != 'trm', 'check_labels': check and v != 'trm', 'lora_targets': list(LORA_TARGETS[lora]) if v != 'trm' else None, 'lr': lr,
                           'latents': latents, 'machine': machine_info(), **rec})
-            name = run_name(v, seed, describe, balance, lora)
+            name = run_name(v, seed, describe, balance, lora, check)
             atomic_write_json(dest/f'{name}.json', res); print(f'wrote {dest}/{name}.json', flush=True)
             if (pj := work/name/'predictions.jsonl').is_file():   # every answer, for analyses beyond the metrics
                 (dest/'predictions').mkdir(parents=True, exist_ok=True); shutil.copyfile(pj, dest/'predictions'/f'{name}.jsonl')

@@ -4,7 +4,7 @@
 
 # %% ../nbs/17b_stage2.ipynb #3d1a1e5b
 from __future__ import annotations
-import json, random
+import json, random, re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,16 +18,16 @@ from .models.alignment import MultimodalAlignmentModel
 from .models.vlm import QwenVLM, QwenVLMConfig, build_vqa_batch
 from .decoders.qwen import QwenDecoderConfig
 from .train import SplitsConfig, Task, Trainer, TrainConfig, refuse_overwrite
-from .evaluate import caption_metrics, caption_scores, normalize_answer, retrieval_metrics, vqa_metrics
+from .evaluate import LABEL_COLUMNS, caption_metrics, caption_scores, label_columns, normalize_answer, retrieval_metrics, vqa_metrics
 from .runs import RunFolder
 from .index import embed_items
 
 # %% auto #0
-__all__ = ['ANSWER_MARK', 'TASKS', 'aligned_vision_tokens', 'image_tokens', 'VQADataset', 'tail_length', 'answer_loss',
-           'autocast', 'VLMTask', 'predict', 'described', 'final_answer', 'evaluate_vqa', 'shuffled_images',
-           'shuffled_control', 'caption_grounding', 'evaluate_captions', 'examples_figure', 'Stage2Splits',
-           'VLMRunConfig', 'vqa_rows', 'caption_rows', 'describe_rows', 'balance_answers', 'reply_tokens',
-           'warm_up_projection', 'stage1_model', 'run_vlm', 'run_ask', 'run_caption']
+__all__ = ['ANSWER_MARK', 'TASKS', 'CHECK_TOKENS', 'aligned_vision_tokens', 'image_tokens', 'VQADataset', 'tail_length',
+           'answer_loss', 'autocast', 'VLMTask', 'predict', 'described', 'label_checks', 'final_answer', 'evaluate_vqa',
+           'shuffled_images', 'shuffled_control', 'caption_grounding', 'evaluate_captions', 'examples_figure',
+           'Stage2Splits', 'VLMRunConfig', 'vqa_rows', 'caption_rows', 'describe_rows', 'balance_answers', 'reasons',
+           'reply_tokens', 'warm_up_projection', 'stage1_model', 'run_vlm', 'run_ask', 'run_caption']
 
 # %% ../nbs/17b_stage2.ipynb #468f994d
 @torch.no_grad()
@@ -118,9 +118,24 @@ def predict(vlm:QwenVLM, data:VQADataset, batch_size:int=16, max_new_tokens:int|
 
 ANSWER_MARK = 'Answer:'
 
-def described(caption:str, answer:str) -> str:
-    "The training target of a describe-first run: what the image shows, then the answer after `ANSWER_MARK`."
-    return f"{caption.strip().rstrip('.')}. {ANSWER_MARK} {answer}"
+def described(caption:str|None, # what the image shows (None: no description)
+              answer:str, # the answer
+              checks:str='', # the label checks of `label_checks` ('' : none)
+             ) -> str:
+    "The training target of a reasoned reply: the description, then the label checks, then the answer after `ANSWER_MARK`."
+    steps = [s for s in ((caption or '').strip().rstrip('.'), checks) if s]
+    return f"{'. '.join(steps)}. {ANSWER_MARK} {answer}" if steps else answer
+
+def label_checks(question:str, # the question
+                 labels:dict, # the image's labels: column -> value
+                 values:set[str], # every label value of the data, lower case
+                ) -> str:
+    "`'<value>: yes|no'` for each label value the question names, in the question's order: does the image carry it ('' when none is named)."
+    q = question.lower()
+    spans = [(m.start(), m.end(), v) for v in values for m in re.finditer(rf'\b{re.escape(v)}\b', q)]
+    named = [s for s in spans if not any(o[0] <= s[0] and s[1] <= o[1] and o[1] - o[0] > s[1] - s[0] for o in spans)]   # 'red' inside 'red heart' is not named alone
+    has = {str(v).lower() for v in labels.values()}
+    return ', '.join(dict.fromkeys(f"{v}: {'yes' if v in has else 'no'}" for _, _, v in sorted(named)))
 
 def final_answer(output:str) -> str:
     "The answer in a generated reply: the text after the last `ANSWER_MARK` (the whole reply when there is none)."
@@ -213,6 +228,7 @@ class VLMRunConfig(Stage2Splits):
     proj_warmup_steps: int = 0 # LLaVA's first stage: this many steps training `vision_proj` alone (LLM and LoRA frozen) to write the data's captions, before the task; 0: off
     proj_warmup_lr: float = 2e-3 # the learning rate of that warm-up
     describe_first: bool = False # VQA: train each answer as "<the image's caption>. Answer: <answer>" (captions from the data's manifest) and score the text after "Answer:"
+    check_labels: bool = False # VQA: before the answer, check each label value the question names against the image's labels ("blue: no"), from the manifest's label columns (`label_checks`)
     balance_answers: bool = False # VQA: repeat training rows so each question's answers are equally frequent (`balance_answers`): the words alone then predict nothing
 
     def __post_init__(self):
@@ -255,14 +271,22 @@ def caption_rows(ds, # a manifest with image and text columns
     return [{'image': imgs[j], 'question': prompt, 'answer': refs[imgs[j]][0], 'references': refs[imgs[j]]} for j in _spread(len(imgs), limit)]
 
 def describe_rows(rows:list[dict], # VQA rows
-                  captions, # a manifest with image and text columns (the first caption of an image is used)
+                  captions, # a manifest with image and text columns (the first caption of an image is used), and label columns for `checks`
+                  describe:bool=True, # the image's caption first (`VLMRunConfig.describe_first`)
+                  checks:bool=False, # then the `label_checks` of the question (`VLMRunConfig.check_labels`)
                  ) -> list[dict]:
-    "The rows with each answer as `described(caption, answer)`; rows whose image has no caption keep their answer."
-    if missing := {'image', 'text'} - set(captions.column_names):
+    "The rows with each answer as `described(caption, answer, checks)`; rows whose image is not in `captions` keep their answer."
+    if missing := ({'image', 'text'} if describe else {'image'}) - set(captions.column_names):
         raise ValueError(f"data: describe_first needs image and text columns in the manifest; it lacks {', '.join(sorted(missing))}")
-    first = {}
-    for r in captions: first.setdefault(str(r['image']), r['text'])
-    return [{**r, 'answer': described(first[str(r['image'])], r['answer'])} if str(r['image']) in first else r for r in rows]
+    cols = label_columns(captions) if checks else []
+    if checks and not cols:
+        raise ValueError(f"data: check_labels needs label columns in the manifest (any of {', '.join(LABEL_COLUMNS)}); it has none")
+    first, labels = {}, {}
+    for r in captions:
+        first.setdefault(str(r['image']), r['text'] if describe else None); labels.setdefault(str(r['image']), {c: r[c] for c in cols})
+    values = {str(v).lower() for c in cols for v in captions[c]}
+    reply = lambda r, k: described(first[k], r['answer'], label_checks(r['question'], labels[k], values) if checks else '')
+    return [{**r, 'answer': reply(r, str(r['image']))} if str(r['image']) in first else r for r in rows]
 
 def balance_answers(rows:list[dict], # VQA rows (question, answer, ...)
                     seed:int=0, # which rows fill the repeats' remainders
@@ -277,9 +301,16 @@ def balance_answers(rows:list[dict], # VQA rows (question, answer, ...)
             take += ix * (most // len(ix)) + rng.sample(ix, most % len(ix))
     return [rows[i] for i in sorted(take)]
 
+CHECK_TOKENS = 16 # room in a reply for its label checks
+
+def reasons(cfg:VLMRunConfig) -> bool:
+    "Does a run of `cfg` reply with reasons (a description, label checks) before its answer?"
+    return cfg.task == 'vqa' and (cfg.describe_first or cfg.check_labels)
+
 def reply_tokens(cfg:VLMRunConfig) -> int|None:
-    "The longest reply a VQA run generates: room for the description first when `describe_first` (None: the VLM's own)."
-    return cfg.caption_max_new_tokens + cfg.vlm.max_new_tokens if cfg.describe_first else None
+    "The longest reply a VQA run generates: room for the description (`describe_first`) and the label checks (`check_labels`) first (None: the VLM's own)."
+    if not reasons(cfg): return None
+    return cfg.vlm.max_new_tokens + cfg.caption_max_new_tokens * cfg.describe_first + CHECK_TOKENS * cfg.check_labels
 
 def warm_up_projection(vlm:QwenVLM, rows:list[dict], # image-caption rows from `caption_rows`
                        tokens:dict[str, torch.Tensor], # image path -> (k, dv) aligned tokens
@@ -324,11 +355,11 @@ def run_vlm(data:str|Path, # a manifest folder with `vqa.jsonl` (image, question
         test = vqa_rows(load_manifest(data, manifest='vqa.jsonl', split=cfg.eval_split), cfg.max_eval_items) if cfg.eval_split else []
     fit_rows, loss_rows = train, test   # what the LLM is trained on and its evaluation loss read on
     warm = cfg.use_image and cfg.proj_warmup_steps > 0
-    train_captions = load_manifest(data, split=cfg.train_split) if warm or (cfg.task == 'vqa' and cfg.describe_first) else None
+    train_captions = load_manifest(data, split=cfg.train_split) if warm or reasons(cfg) else None
     if cfg.task == 'vqa' and cfg.balance_answers: fit_rows = balance_answers(fit_rows, cfg.train.seed)
-    if cfg.task == 'vqa' and cfg.describe_first:
-        fit_rows = describe_rows(fit_rows, train_captions)
-        loss_rows = describe_rows(test, load_manifest(data, split=cfg.eval_split)) if test else []
+    if reasons(cfg):
+        fit_rows = describe_rows(fit_rows, train_captions, cfg.describe_first, cfg.check_labels)
+        loss_rows = describe_rows(test, load_manifest(data, split=cfg.eval_split), cfg.describe_first, cfg.check_labels) if test else []
     captions = caption_rows(train_captions, cfg.caption_prompt) if warm else []
     tokens = aligned_vision_tokens(align, [r['image'] for r in train + test + captions], cache, cfg.extract_batch_size, progress)
     cfg.save(out/'config.json')
@@ -347,7 +378,7 @@ def run_vlm(data:str|Path, # a manifest folder with `vqa.jsonl` (image, question
                    if cfg.use_image and cfg.shuffled_control else {})
         atomic_write_json(out/'metrics.json', {'vqa': metrics, **control, 'use_image': cfg.use_image, 'split': cfg.eval_split})
     if test:
-        full = replies if cfg.task == 'vqa' and cfg.describe_first else [None] * len(preds)   # the whole reply, description first
+        full = replies if reasons(cfg) else [None] * len(preds)   # the whole reply, its reasons first
         atomic_write_text(out/'predictions.jsonl', ''.join(json.dumps({**r, 'image': str(r['image']), 'prediction': p, **({'reply': f} if f else {})}) + '\n'
                                                            for r, p, f in zip(test, preds, full)))
         import matplotlib.pyplot as plt
@@ -372,7 +403,7 @@ def run_ask(run:str|Path|RunFolder, # a run folder written by `run_vlm` (or its 
     if not isinstance(question, str) or not question.strip(): raise ValueError('question: empty question')
     cfg, vlm = _task(folder, 'vqa'), folder.vlm()
     vt = image_tokens(folder.stage1_model(), image_path)
-    n = {'max_new_tokens': reply_tokens(cfg)} if cfg.describe_first else {}
+    n = {'max_new_tokens': reply_tokens(cfg)} if reasons(cfg) else {}
     with autocast(vlm, cfg.bf16): return final_answer(vlm.answer(vt if cfg.use_image else vt[:, :0], [question], **n)[0])   # as the run was measured
 
 def run_caption(run:str|Path|RunFolder, # a run folder written by `run_vlm` with `task='caption'` (or its `RunFolder`)
