@@ -277,7 +277,7 @@ def describe_rows(rows:list[dict], # VQA rows
                  ) -> list[dict]:
     "The rows with each answer as `described(caption, answer, checks)`; rows whose image is not in `captions` keep their answer."
     if missing := ({'image', 'text'} if describe else {'image'}) - set(captions.column_names):
-        raise ValueError(f"data: describe_first needs image and text columns in the manifest; it lacks {', '.join(sorted(missing))}")
+        raise ValueError(f"data: {'describe_first' if describe else 'check_labels'} needs image{' and text' if describe else ''} columns in the manifest; it lacks {', '.join(sorted(missing))}")
     cols = label_columns(captions) if checks else []
     if checks and not cols:
         raise ValueError(f"data: check_labels needs label columns in the manifest (any of {', '.join(LABEL_COLUMNS)}); it has none")
