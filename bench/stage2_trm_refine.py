@@ -21,15 +21,15 @@ from fastcore.script import call_parse, store_true
 
 from edgeglass.data import build_demo_data
 from edgeglass.cache import FeatureCache
-from edgeglass.models.alignment import MultimodalAlignmentConfig
 from edgeglass.decoders.qwen import QwenDecoderConfig
 from edgeglass.models.vlm import QwenVLMConfig
 from edgeglass.train import TrainConfig
-from edgeglass.stage1 import RunConfig, run_align
+from edgeglass.stage1 import run_align
 from edgeglass.stage2 import VLMRunConfig
 from edgeglass.stage2_trm import trm_refinement_sweep
 from edgeglass.utils import atomic_write_json
 from common import RESULTS, finish, machine_info
+from stage2_vqa import stage1_config   # the Stage 1 run of the Stage 2 benches
 
 def parse_settings(s:str) -> list:
     "'off,1-1,2-2' -> [None, (1, 1), (2, 2)]: `off` is the refiner off, `T-n` its cycles and latent updates."
@@ -75,8 +75,7 @@ def main(seeds:str='0,1,2', # comma-separated seeds
             from edgeglass.testing import tiny_alignment_model
             tiny_alignment_model(audio=None).save_pretrained(align/'model')
         else:
-            run_align(folder, align, RunConfig(model=MultimodalAlignmentConfig.offline(adapter='mlp', audio=None),
-                                               train=TrainConfig(epochs=8, batch_size=64, lr=2e-3, log_every=20)), progress=False)
+            run_align(folder, align, stage1_config('mlp', 16, 0), progress=False)
     rows = []
     for seed in ss:
         t = time.perf_counter()

@@ -49,7 +49,7 @@ def stage1_config(head:str, latents:int, seed:int) -> RunConfig:
     return RunConfig(model=MultimodalAlignmentConfig.offline(adapter=head, latents=latents, audio=None),
                      train=TrainConfig(epochs=8, batch_size=64, lr=2e-3, log_every=20, seed=seed))
 
-LORA_TARGETS = {'attention': ('q_proj', 'k_proj', 'v_proj', 'o_proj'),   # the library's default
+LORA_TARGETS = {'attention': QwenDecoderConfig.lora_targets,   # the library's default: q, k, v, o
                 'all': ('q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj')}   # every linear layer of a block
 
 def run_name(variant:str, seed:int, describe:bool, balance:bool, lora:str='attention', check:bool=False) -> str:
