@@ -62,7 +62,9 @@ def summaries(model:MultimodalAlignmentModel, modality:str, items:list, batch_si
         for i in range(0, len(items), batch_size):
             caught.clear()
             f = backbone_features(model, modality, [read_item(modality, x) for x in items[i:i + batch_size]])
-            if modality == 'vision': earlier, last = [h.mean((2, 3)) for h in caught], masked_mean(f.sequence.clamp_min(1e-6).pow(3), None).pow(1 / 3)
+            if modality == 'vision':   # the head grid's GeM, with the default vision head's exponent
+                p = model.config.vision.head.gem_p
+                earlier, last = [h.mean((2, 3)) for h in caught], masked_mean(f.sequence.clamp_min(1e-6).pow(p), None).pow(1 / p)
             else: earlier, last = [masked_mean(h, f.mask) for h in caught], (f.pooled if f.pooled is not None else masked_mean(f.sequence, f.mask))
             out.append([*earlier, last])
     finally:
