@@ -16,9 +16,13 @@ last-layer summaries and on the several-layer ones. `fit_heads` is a plain loop 
 `train_alignment`, so its last-layer row is a check of the loop against the library's default (notebook 17e's
 `default` row), not the default itself.
 
-Run: `HF_HUB_OFFLINE=1 python bench/stage1_layers.py` (emoji and icons, 3 seeds; about 15 minutes on 2 CPUs) or
-`--quick` (the demo's first 96 training and 48 test rows, 1 seed, 2 epochs: the CI check). Writes
-`bench/results/stage1_layers.json`, read by `nbs/17e_stage1_ablation.ipynb`.
+`--layers every` reads every layer instead (all seven stage ends of EfficientNet, all six layers of MiniLM, all four of
+Whisper): a rule fixed in advance, where the three above were settled on a few comparisons with the icons test split.
+
+Run: `HF_HUB_OFFLINE=1 python bench/stage1_layers.py` (emoji and icons, 3 seeds; about 15 minutes on 2 CPUs), with
+`--layers every --out bench/results/stage1_layers_every.json` for the rule, or `--quick` (the demo's first 96 training
+and 48 test rows, 1 seed, 2 epochs: the CI check). Writes `bench/results/stage1_layers.json`; notebook
+`nbs/17e_stage1_ablation.ipynb` reads every `stage1_layers*.json`.
 """
 from __future__ import annotations
 import math, os, tempfile, time
@@ -44,6 +48,7 @@ from common import RESULTS, finish, machine_info
 REAL = Path.home()/'.cache'/'edgeglass'/'real_data'
 COLUMN = {'vision': 'image', 'text': 'text', 'audio': 'audio'}
 EARLIER = {'vision': (-1,), 'text': (3, 4), 'audio': (1, 2)}   # indexes into `layer_modules`: the layers read beside the last
+EVERY = {'vision': tuple(range(7)), 'text': tuple(range(5)), 'audio': tuple(range(3))}   # `--layers every`: a rule, not a choice
 
 def layer_modules(model:MultimodalAlignmentModel, modality:str) -> list[nn.Module]:
     "The modules whose outputs are the backbone's layers: EfficientNet's stage ends, MiniLM's and Whisper's transformer layers."
@@ -53,9 +58,9 @@ def layer_modules(model:MultimodalAlignmentModel, modality:str) -> list[nn.Modul
     return list(bb.layers)
 
 @torch.no_grad()
-def summaries(model:MultimodalAlignmentModel, modality:str, items:list, batch_size:int=32) -> list[Tensor]:
-    "Per item, the earlier layers' summaries and then the last layer's (as the default head reads it): a list of `(N, d_l)`."
-    mods = [layer_modules(model, modality)[i] for i in EARLIER[modality]]
+def summaries(model:MultimodalAlignmentModel, modality:str, items:list, earlier:tuple, batch_size:int=32) -> list[Tensor]:
+    "Per item, the summaries of the `earlier` layers and then the last layer's (as the default head reads it): a list of `(N, d_l)`."
+    mods = [layer_modules(model, modality)[i] for i in earlier]
     out, caught = [], []
     hooks = [m.register_forward_hook(lambda mod, inp, o: caught.append(o[0] if isinstance(o, tuple) else o)) for m in mods]
     try:
@@ -113,7 +118,7 @@ def _r(table:dict) -> dict:
     "R@1 and R@10 per direction and width, rounded."
     return {d: {w: {k: round(m[k], 4) for k in ('R@1', 'R@10')} for w, m in row.items()} for d, row in table.items()}
 
-def run_dataset(data:Path, cfg:RunConfig, seeds:list[int], limit:tuple|None=None) -> dict:
+def run_dataset(data:Path, cfg:RunConfig, seeds:list[int], limit:tuple|None=None, every:bool=False) -> dict:
     "The four variants on one dataset, for every seed."
     splits = {s: load_manifest(data, split=s) for s in ('train', 'test')}
     if limit: splits = {s: ds.select(range(min(len(ds), n))) for (s, ds), n in zip(splits.items(), limit)}
@@ -121,17 +126,18 @@ def run_dataset(data:Path, cfg:RunConfig, seeds:list[int], limit:tuple|None=None
     cfg = cfg.replace(model=fit_to_data(cfg.model, present).to_dict())
     model = MultimodalAlignmentModel(cfg.model).eval()
     t = time.perf_counter()
-    feats = {s: {m: summaries(model, m, list(ds[COLUMN[m]])) for m in model.encoders} for s, ds in splits.items()}
+    earlier, label = (EVERY, 'every layer') if every else (EARLIER, 'several layers')
+    feats = {s: {m: summaries(model, m, list(ds[COLUMN[m]]), earlier[m]) for m in model.encoders} for s, ds in splits.items()}
     out = {'n_train': len(splits['train']), 'n_test': len(splits['test']), 'extract_seconds': round(time.perf_counter() - t, 1),
            'layers': {m: [x.shape[1] for x in feats['test'][m]] for m in feats['test']}, 'runs': []}
     captions, mc = list(splits['test']['text']), cfg.model
     last = {s: {m: xs[-1] for m, xs in f.items()} for s, f in feats.items()}
     several = {s: {m: torch.cat(xs, -1) for m, xs in f.items()} for s, f in feats.items()}
     for seed in seeds:
-        for name, (tr, te) in {'linear probe': (last['train'], last['test']), 'linear probe, several layers': (several['train'], several['test'])}.items():
+        for name, (tr, te) in {'linear probe': (last['train'], last['test']), f'linear probe, {label}': (several['train'], several['test'])}.items():
             tab = probe_baselines(tr, te, mc.loss, mc.dim, mc.mrl_dims, labels=captions, kinds=('linear',), cfg=ProbeConfig(seed=seed))['linear']
             out['runs'].append({'variant': name, 'seed': seed, 'retrieval': _r(tab)})
-        for name, keep in {'default heads': slice(-1, None), 'default heads, several layers': slice(None)}.items():
+        for name, keep in {'default heads': slice(-1, None), f'default heads, {label}': slice(None)}.items():
             tr = {m: xs[keep] for m, xs in feats['train'].items()}
             heads = fit_heads(tr, cfg, seed)
             with torch.no_grad(): emb = heads({m: xs[keep] for m, xs in feats['test'].items()})
@@ -146,19 +152,22 @@ def main(datasets:str='emoji,icons', # comma-separated: emoji, icons (built by s
          quick:store_true=False, # CI: the demo's first 96 training and 48 test rows, 1 seed, 2 epochs
          out:str=None, # the JSON to write (default bench/results/stage1_layers.json; --quick: a temporary file)
          threads:int=2, # torch threads
+         layers:str='several', # 'several': the layers in EARLIER; 'every': every layer of each backbone (EVERY)
         ):
     "Summaries of several layers against the last one, for the linear probe and the default heads; write the JSON."
     torch.set_num_threads(threads)
+    if layers not in ('several', 'every'): raise SystemExit(f"--layers: {layers!r} is not 'several' or 'every'")
     cfg = RunConfig()
     if quick: datasets, seeds, cfg = 'demo', 1, cfg.replace(train={**cfg.train.to_dict(), 'epochs': 2, 'batch_size': 32})
     path = Path(out) if out else (Path(tempfile.mkdtemp())/'stage1_layers.json' if quick else RESULTS/'stage1_layers.json')
-    res = {'machine': machine_info(), 'seeds': list(range(seeds)), 'earlier_layers': {m: list(v) for m, v in EARLIER.items()}, 'datasets': {}}
+    res = {'machine': machine_info(), 'seeds': list(range(seeds)), 'layers': layers,
+           'earlier_layers': {m: list(v) for m, v in (EVERY if layers == 'every' else EARLIER).items()}, 'datasets': {}}
     for name in datasets.split(','):
         if name == 'demo': data = build_demo_data()
         else:
             data = REAL/name
             if not (data/'metadata.jsonl').is_file(): raise SystemExit(f'--datasets: {data} is missing; build it with python scripts/real_data.py --only {name}')
-        res['datasets'][name] = run_dataset(data, cfg, list(range(seeds)), (96, 48) if quick else None)
+        res['datasets'][name] = run_dataset(data, cfg, list(range(seeds)), (96, 48) if quick else None, layers == 'every')
         atomic_write_json(path, res)
     atomic_write_json(path, finish(res))
     print('wrote', path)

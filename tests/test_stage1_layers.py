@@ -20,3 +20,6 @@ def test_layers_bench_quick(tmp_path):
     bad = subprocess.run([sys.executable, str(bench), "--datasets", "nosuchset", "--out", str(tmp_path / "x.json")], capture_output=True,
                          text=True, timeout=300, cwd=bench.parents[1], env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert bad.returncode != 0 and "--datasets:" in bad.stderr and "nosuchset" in bad.stderr, bad.stderr[-2000:]
+    bad = subprocess.run([sys.executable, str(bench), "--quick", "--layers", "all"], capture_output=True, text=True, timeout=300,
+                         cwd=bench.parents[1], env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert bad.returncode != 0 and "--layers: 'all'" in bad.stderr, bad.stderr[-2000:]
