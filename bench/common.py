@@ -27,6 +27,13 @@ def machine_info(**extra) -> dict:
     if torch.cuda.is_available(): info['gpu'] = torch.cuda.get_device_name(0)
     return info | extra
 
+def torch_threads() -> int:
+    "Set torch's threads to `OMP_NUM_THREADS` where it is set, else to at most 2; returns the number."
+    import torch
+    n = int(os.environ.get('OMP_NUM_THREADS', 0)) or min(2, os.cpu_count() or 1)
+    torch.set_num_threads(n)
+    return n
+
 def command_line() -> str:
     "How this script was run, as a command to paste (from the repository root)."
     script = Path(sys.argv[0])

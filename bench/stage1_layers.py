@@ -25,7 +25,7 @@ and 48 test rows, 1 seed, 2 epochs: the CI check). Writes `bench/results/stage1_
 `nbs/17e_stage1_ablation.ipynb` reads every `stage1_layers*.json`.
 """
 from __future__ import annotations
-import math, os, tempfile, time
+import os, tempfile, time
 from pathlib import Path
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
@@ -33,7 +33,7 @@ import torch
 from torch import nn, Tensor
 from fastcore.script import call_parse, store_true
 
-from edgeglass.utils import atomic_write_json
+from edgeglass.utils import atomic_write_json, no_bitsandbytes
 from edgeglass.data import build_demo_data, load_manifest, modalities
 from edgeglass.cache import backbone_features, read_item
 from edgeglass.fusion import masked_mean
@@ -100,7 +100,8 @@ def fit_heads(train:dict[str, list[Tensor]], cfg:RunConfig, seed:int) -> LayerHe
     bs = min(t.batch_size, n)
     total = t.epochs * (n // bs)
     warm = t.warmup_steps if t.warmup_steps is not None else int(t.warmup_ratio * total)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: s / max(1, warm) if s < warm else 0.5 * (1 + math.cos(math.pi * (s - warm) / max(1, total - warm))))
+    with no_bitsandbytes(): from transformers import get_cosine_schedule_with_warmup   # the trainer's schedule (its import reaches peft)
+    sched = get_cosine_schedule_with_warmup(opt, warm, total)
     g = torch.Generator().manual_seed(seed)
     heads.train()
     for _ in range(t.epochs):

@@ -24,7 +24,7 @@ from edgeglass.train import TrainConfig
 from edgeglass.stage1 import run_align
 from edgeglass.stage2 import VLMRunConfig, run_vlm
 from edgeglass.utils import atomic_write_json
-from common import RESULTS, finish, machine_info
+from common import RESULTS, finish, machine_info, torch_threads
 from stage2_vqa import stage1_config   # the Stage 1 run of the Stage 2 benches
 
 
@@ -47,7 +47,7 @@ def main(data:str='demo', # 'demo' (built here) or a manifest folder with image 
          work:str=None, # where the runs go (default: a temporary folder)
         ):
     "Train the image-prefix and the text-only captioning runs on one dataset; write their metrics."
-    torch.set_num_threads(int(os.environ.get('OMP_NUM_THREADS', 0)) or min(2, os.cpu_count() or 1))
+    torch_threads()
     folder = build_demo_data(n_train=40 if quick else 600, n_test=12 if quick else 200) if data == 'demo' else Path(data)
     name = 'demo' if data == 'demo' else Path(data).name
     work = Path(work or tempfile.mkdtemp(prefix='edgeglass-caption-'))

@@ -28,7 +28,7 @@ from edgeglass.stage1 import run_align
 from edgeglass.stage2 import VLMRunConfig
 from edgeglass.stage2_trm import trm_refinement_sweep
 from edgeglass.utils import atomic_write_json
-from common import RESULTS, finish, machine_info
+from common import RESULTS, finish, machine_info, torch_threads
 from stage2_vqa import stage1_config   # the Stage 1 run of the Stage 2 benches
 
 def parse_settings(s:str) -> list:
@@ -64,7 +64,7 @@ def main(seeds:str='0,1,2', # comma-separated seeds
         ):
     "Train and measure every (seed, setting); one JSON with a row per run."
     sets, ss = parse_settings(settings), [int(s) for s in seeds.split(',')]
-    torch.set_num_threads(int(os.environ.get('OMP_NUM_THREADS', 0)) or min(2, os.cpu_count() or 1))
+    torch_threads()
     folder = build_demo_data(n_train=40 if quick else 600, n_test=12 if quick else 200)
     work = Path(work or tempfile.mkdtemp(prefix='edgeglass-trm-refine-'))
     cache = FeatureCache(work/'cache') if quick else None

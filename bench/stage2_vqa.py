@@ -40,7 +40,7 @@ from edgeglass.stage1 import RunConfig, run_align
 from edgeglass.stage2 import VLMRunConfig, run_vlm
 from edgeglass.stage2_trm import TRMVQAConfig, run_trm_vqa
 from edgeglass.utils import atomic_write_json, load_safetensors
-from common import RESULTS, finish, machine_info
+from common import RESULTS, finish, machine_info, torch_threads
 
 VARIANTS = ('perceiver', 'grid', 'text', 'trm', 'nf4', 'int8')
 
@@ -129,7 +129,7 @@ def main(variants:str='perceiver,text', # comma-separated, of perceiver, grid, t
     vs, ss = [v.strip() for v in variants.split(',') if v.strip()], [int(s) for s in seeds.split(',')]
     if bad := [v for v in vs if v not in VARIANTS]: raise SystemExit(f'--variants: unknown {bad}; choose from {VARIANTS}')
     if lora not in LORA_TARGETS: raise SystemExit(f'--lora: expected one of {tuple(LORA_TARGETS)}, got {lora!r}')
-    torch.set_num_threads(int(os.environ.get('OMP_NUM_THREADS', 0)) or min(2, os.cpu_count() or 1))
+    torch_threads()
     folder = build_demo_data(n_train=40 if quick else 600, n_test=12 if quick else 200)
     work = Path(work or tempfile.mkdtemp(prefix='edgeglass-vqa-'))
     cache = FeatureCache(work/'cache') if quick else None
