@@ -33,16 +33,19 @@ def _heads(**head) -> dict:
     "Overrides of every encoder's head."
     return {'model': {m: {'head': head} for m in ('vision', 'text', 'audio')}}
 
+LAST = {'summary_layers': 'last'}   # the token-reading adapters read the last layer only
+
 VARIANTS = {  # name -> (knob, overrides of the default RunConfig); 'default' is `RunConfig()` itself
     'default': ('default', {}),
+    'layers: last only': ('backbone layers', {'model': {m: LAST for m in ('vision', 'text', 'audio')}}),
     'adapter: linear': ('adapter', _heads(adapter='linear')),
     'adapter: mlp': ('adapter', _heads(adapter='mlp', dropout=0.1)),
-    'adapter: perceiver (vision, audio)': ('adapter', {'model': {m: {'head': {'adapter': 'perceiver', 'num_latents': 16, 'depth': 1,
-                                                                               'num_heads': 4}} for m in ('vision', 'audio')}}),
+    'adapter: perceiver (vision, audio)': ('adapter', {'model': {m: {**LAST, 'head': {'adapter': 'perceiver', 'num_latents': 16, 'depth': 1,
+                                                                                       'num_heads': 4}} for m in ('vision', 'audio')}}),
     'vision: backbone average (no GeM)': ('vision pooling', {'model': {'vision': {'head': {'summary': 'pooled'}}}}),
-    'audio: attention pooling': ('audio pooling', {'model': {'audio': {'head': {'adapter': 'attention'}}}}),
-    'audio: perceiver (16 latents)': ('audio pooling', {'model': {'audio': {'head': {'adapter': 'perceiver', 'num_latents': 16,
-                                                                                     'depth': 1, 'num_heads': 4}}}}),
+    'audio: attention pooling': ('audio pooling', {'model': {'audio': {**LAST, 'head': {'adapter': 'attention'}}}}),
+    'audio: perceiver (16 latents)': ('audio pooling', {'model': {'audio': {**LAST, 'head': {'adapter': 'perceiver', 'num_latents': 16,
+                                                                                             'depth': 1, 'num_heads': 4}}}}),
     'MRL off (full width only)': ('MRL', {'model': {'loss': {'mrl_weight': 0.0}}}),
     'batch 128': ('batch size', {'train': {'batch_size': 128}}),
     'epochs 10': ('epochs', {'train': {'epochs': 10}}),

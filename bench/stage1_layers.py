@@ -1,9 +1,10 @@
 """Stage 1: do the heads gain from several backbone layers, and does the linear probe gain as much?
 
-The default heads read one summary vector per item: the GeM of EfficientNet-Lite0's head grid, MiniLM's sentence
-vector, the mean of Whisper tiny.en's last frames. This script measures, before any library option exists for it,
-what the same heads gain from summaries of earlier layers of the same frozen backbones, each LayerNormed and
-concatenated with the last one:
+The default heads of the last-layer configuration read one summary vector per item: the GeM of EfficientNet-Lite0's
+head grid, MiniLM's sentence vector, the mean of Whisper tiny.en's last frames. This script measured, before the
+library had an option for it (it now has: `summary_layers='all'`, the offline default, notebooks 06 to 10), what the
+same heads gain from summaries of earlier layers of the same frozen backbones, each LayerNormed and concatenated
+with the last one, and whether the linear probe gains as much from them:
 
   vision  the average of stage 7's output (320 channels, the last block before the 1x1 head convolution)
   text    the token means of MiniLM's layers 4 and 5 (of 6)

@@ -23,26 +23,29 @@ from .data import file_exists, file_sha256, load_audio, load_image
 from .encoders.base import BackboneFeatures
 
 # %% auto #0
-__all__ = ['VOLATILE_KEYS', 'CACHE_FORMAT', 'INDEX', 'PRELOAD_MAX_BYTES', 'ItemFeatures', 'split_features', 'collate',
-           'weights_fingerprint', 'json_identity', 'identity_hash', 'tokenizer_identity', 'preprocess_identity',
-           'backbone_identity', 'check_modality', 'content_key', 'read_item', 'FeatureStore', 'modality_encoder',
-           'backbone_features', 'FeatureCache', 'process_rank', 'shard_layout', 'MappedShard', 'BlockShuffleSampler',
-           'FeatureDataset', 'manifest_columns', 'RawDataset', 'broadcast_result']
+__all__ = ['ITEM_TENSORS', 'VOLATILE_KEYS', 'CACHE_FORMAT', 'INDEX', 'PRELOAD_MAX_BYTES', 'ItemFeatures', 'split_features',
+           'collate', 'weights_fingerprint', 'json_identity', 'identity_hash', 'tokenizer_identity',
+           'preprocess_identity', 'backbone_identity', 'check_modality', 'content_key', 'read_item', 'FeatureStore',
+           'modality_encoder', 'backbone_features', 'FeatureCache', 'process_rank', 'shard_layout', 'MappedShard',
+           'BlockShuffleSampler', 'FeatureDataset', 'manifest_columns', 'RawDataset', 'broadcast_result']
 
 # %% ../nbs/14_cache.ipynb #8364e121
 @dataclass
 class ItemFeatures:
-    "One item's backbone output: its real tokens only, and the pooled vector."
+    "One item's backbone output: its real tokens only, the pooled vector, the earlier layers' summaries."
     sequence: Tensor              # (n, d) the real tokens, no padding
     pooled: Tensor | None = None  # (d,) the backbone's own pooled vector, if it has one
+    layers: Tensor | None = None  # (d_1 + ... + d_k,) summaries of earlier layers (`summary_layers='all'`)
+
+ITEM_TENSORS = ('sequence', 'pooled', 'layers')   # the tensors of an item, as a shard stores them (`{content}/{name}`)
 
 def split_features(f:BackboneFeatures, # a batch from a backbone's `extract`
                   ) -> list[ItemFeatures]:
     "A batch `(b, n, d)` -> `b` items, each trimmed to its real tokens `(n_i, d)`."
     b, n, _ = f.sequence.shape
     mask = f.mask if f.mask is not None else torch.ones(b, n, dtype=torch.bool, device=f.sequence.device)
-    return [ItemFeatures(f.sequence[i][mask[i]].detach().cpu().clone(),
-                         None if f.pooled is None else f.pooled[i].detach().cpu().clone()) for i in range(b)]
+    row = lambda t, i: None if t is None else t[i].detach().cpu().clone()
+    return [ItemFeatures(f.sequence[i][mask[i]].detach().cpu().clone(), row(f.pooled, i), row(f.layers, i)) for i in range(b)]
 
 # %% ../nbs/14_cache.ipynb #3a13051d
 def collate(items:list[ItemFeatures], # per-item features, e.g. from `FeatureCache.load`
@@ -51,12 +54,13 @@ def collate(items:list[ItemFeatures], # per-item features, e.g. from `FeatureCac
     if not items: raise ValueError('collate: no items')
     widths = {it.sequence.shape[-1] for it in items}
     if len(widths) > 1: raise ValueError(f'collate: items have different widths {sorted(widths)}; they come from different backbones')
-    if len({it.pooled is None for it in items}) > 1: raise ValueError('collate: some items have a pooled vector and some do not')
+    for k in ('pooled', 'layers'):
+        if len({getattr(it, k) is None for it in items}) > 1: raise ValueError(f'collate: some items have {k} and some do not')
     lens = torch.tensor([it.sequence.shape[0] for it in items])
     seq = pad_sequence([it.sequence for it in items], batch_first=True)       # (b, n_max, d), zeros after each item
     mask = None if bool((lens == lens[0]).all()) else torch.arange(seq.shape[1]) < lens[:, None]  # (b, n_max)
-    pooled = None if items[0].pooled is None else torch.stack([it.pooled for it in items])     # (b, d)
-    return BackboneFeatures(seq, mask, pooled)
+    stack = lambda k: None if getattr(items[0], k) is None else torch.stack([getattr(it, k) for it in items])
+    return BackboneFeatures(seq, mask, stack('pooled'), stack('layers'))                     # pooled (b, d), layers (b, d_l)
 
 # %% ../nbs/14_cache.ipynb #2340ad0b
 def weights_fingerprint(module:nn.Module, # a backbone
@@ -243,7 +247,7 @@ def save_shard(self:FeatureStore, feats:dict[str, ItemFeatures], # content key -
                name:str, # the shard's file name, from `shard_name`
               ) -> dict:
     "Write shard `name` atomically, not listed yet; returns its index entry (size, SHA-256, keys)."
-    tensors = {f'{c}/{k}': t for c, it in feats.items() for k, t in (('sequence', it.sequence), ('pooled', it.pooled)) if t is not None}
+    tensors = {f'{c}/{k}': t for c, it in feats.items() for k in ITEM_TENSORS if (t := getattr(it, k)) is not None}
     p = save_safetensors(tensors, self.folder/name, metadata={'format': CACHE_FORMAT})
     return {'size': p.stat().st_size, 'sha256': _shard_sha(p), 'keys': list(feats)}
 
@@ -281,7 +285,7 @@ def read(self:FeatureStore, contents:list[str], # content keys in this namespace
         with safe_open(self.folder/name, framework='pt') as f:
             have = set(f.keys())
             for c in {c for c in contents if self.where[c] == name}:
-                out[c] = ItemFeatures(cast(f.get_tensor(f'{c}/sequence')), cast(f.get_tensor(f'{c}/pooled')) if f'{c}/pooled' in have else None)
+                out[c] = ItemFeatures(**{k: cast(f.get_tensor(f'{c}/{k}')) for k in ITEM_TENSORS if f'{c}/{k}' in have})
     return [out[c] for c in contents]
 
 # %% ../nbs/14_cache.ipynb #e4718cb6
@@ -525,8 +529,7 @@ class MappedShard:
 
     def item(self, content:str, dtype:torch.dtype|None=torch.float32) -> ItemFeatures:
         "The features of one item of this shard."
-        pooled = f'{content}/pooled'
-        return ItemFeatures(self.tensor(f'{content}/sequence', dtype), self.tensor(pooled, dtype) if pooled in self.layout else None)
+        return ItemFeatures(**{k: self.tensor(f'{content}/{k}', dtype) for k in ITEM_TENSORS if f'{content}/{k}' in self.layout})
 
     def close(self): self.map = None                                             # the last reference: the file is unmapped
 

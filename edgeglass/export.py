@@ -4,7 +4,7 @@
 
 # %% ../nbs/17f_export.ipynb #afb7a1d0
 from __future__ import annotations
-import json, shutil
+import copy, json, shutil
 from pathlib import Path
 
 import torch
@@ -24,40 +24,72 @@ __all__ = ['st_head_modules', 'text_sentence_transformer', 'export_sentence_tran
 
 # %% ../nbs/17f_export.ipynb #87ab6f9e
 def _st_modules():
-    "sentence-transformers' stock `Dense`, `LayerNorm`, `Normalize` (their home moved in release 6)."
-    try: from sentence_transformers.sentence_transformer.modules import Dense, LayerNorm, Normalize
-    except ImportError: from sentence_transformers.models import Dense, LayerNorm, Normalize
-    return Dense, LayerNorm, Normalize
+    "sentence-transformers' stock `Dense`, `LayerNorm`, `Normalize`, `Pooling`, `WeightedLayerPooling` (their home moved in release 6)."
+    try: from sentence_transformers.sentence_transformer.modules import Dense, LayerNorm, Normalize, Pooling, WeightedLayerPooling
+    except ImportError: from sentence_transformers.models import Dense, LayerNorm, Normalize, Pooling, WeightedLayerPooling
+    return Dense, LayerNorm, Normalize, Pooling, WeightedLayerPooling
 
-def _dense(w:torch.Tensor, b:torch.Tensor, act:nn.Module|None=None):
-    "A sentence-transformers `Dense` holding `act(w x + b)`."
+def _dense(w:torch.Tensor, b:torch.Tensor|None=None, act:nn.Module|None=None, read:str='sentence_embedding', write:str|None=None):
+    "A sentence-transformers `Dense` holding `act(w x + b)`, reading the features key `read` and writing `write` (default: the same)."
     Dense = _st_modules()[0]
-    d = Dense(w.shape[1], w.shape[0], activation_function=act or nn.Identity())
-    with torch.no_grad(): d.linear.weight.copy_(w); d.linear.bias.copy_(b)
+    d = Dense(w.shape[1], w.shape[0], activation_function=act or nn.Identity(), module_input_name=read, module_output_name=write)
+    with torch.no_grad(): d.linear.weight.copy_(w); d.linear.bias.copy_(torch.zeros(w.shape[0]) if b is None else b)
     return d
+
+def _pre_activations(head:ProjectionHead) -> tuple[torch.Tensor, torch.Tensor]:
+    "`B`, `c` with every linear map applied to the summary vector `x` stacked: `B x + c` is `[proj x; mlp[0] x]` (those the adapter has)."
+    p = {k: v.detach().float() for k, v in head.state_dict().items()}
+    rows = [k for k in ('proj', 'mlp.0') if f'{k}.weight' in p]
+    return torch.cat([p[f'{k}.weight'] for k in rows]), torch.cat([p[f'{k}.bias'] for k in rows])
+
+def _finish(head:ProjectionHead, k:int) -> list[nn.Module]:
+    "Modules from the stacked pre-activations `(k,)` to the head's output: GELU and the MLP's last layer, the linear part passed through."
+    cfg, p = head.cfg, {n: v.detach().float() for n, v in head.state_dict().items()}
+    if cfg.adapter == 'linear': return []
+    w2, b2 = p['mlp.3.weight'], p['mlp.3.bias']
+    if cfg.adapter == 'mlp': return [_dense(torch.eye(k), act=nn.GELU()), _dense(w2, b2)]
+    d, h = cfg.out_dim, k - cfg.out_dim                               # residual: GELU(z) - GELU(-z) = z carries the linear part
+    eye, zero = torch.eye(d), torch.zeros(d, h)
+    first = torch.cat([torch.cat([eye, zero], 1), torch.cat([-eye, zero], 1), torch.cat([zero.T, torch.eye(h)], 1)])
+    return [_dense(first, act=nn.GELU()), _dense(torch.cat([eye, -eye, w2], 1), b2)]
+
+def _earlier_layers(head:ProjectionHead, B:torch.Tensor, c:torch.Tensor) -> tuple[list[nn.Module], torch.Tensor]:
+    "The modules that add each earlier layer's term to the running pre-activations, and the bias the standardisation moves into `c`."
+    _, _, _, Pooling, WLP = _st_modules()
+    std = head.layer_norm                                             # eval: z = (m - mean) / sqrt(var + eps), an affine map
+    a = (std.running_var.float() + std.eps).rsqrt()
+    Bz = B[:, :sum(head.layer_dims)]
+    k, n, mods, start = B.shape[0], len(head.layer_dims) + 1, [], 0
+    for layer, w in enumerate(head.layer_dims, start=1):             # all_layer_embeddings: (embeddings, layer 1, ..., layer n)
+        sel = WLP(w, n, layer)                                        # hidden state `layer` alone: weights (1, 0, 0, ...)
+        with torch.no_grad(): sel.layer_weights.zero_(); sel.layer_weights[0] = 1.0
+        cols = slice(start, start + w); start += w
+        mods += [_dense(torch.eye(k), read='sentence_embedding', write='cls_token_embeddings'),  # park the running sum
+                 sel, Pooling(w, pooling_mode=('cls', 'mean')),      # [running sum, the layer's token mean]
+                 _dense(torch.cat([torch.eye(k), Bz[:, cols] * a[cols]], 1))]            # running sum + A_l m_l
+    return mods, c - Bz @ (std.running_mean.float() * a)
 
 def st_head_modules(head:ProjectionHead, # a trained head (its summary vector is the backbone's pooled vector)
                    ) -> list[nn.Module]:
-    "The head as stock sentence-transformers modules: `LayerNorm` (if the head has one) and one or two `Dense`."
+    "The head as stock sentence-transformers modules: `LayerNorm` (if the head has one), `Dense`, and for earlier layers `WeightedLayerPooling` + `Pooling`."
     LayerNorm = _st_modules()[1]
     cfg = head.cfg
     if cfg.adapter not in VECTOR_ADAPTERS:
         raise ValueError(f"head adapter {cfg.adapter!r} reads the token sequence, which no stock sentence-transformers "
                          f"module can carry; export works for {VECTOR_ADAPTERS}")
     if cfg.summary != 'pooled': raise ValueError(f"head summary {cfg.summary!r}: only 'pooled' maps to sentence-transformers' pooled vector")
+    if head.layer_dims and cfg.layer_scaling != 'standard':
+        raise ValueError(f"head layer_scaling {cfg.layer_scaling!r}: a LayerNorm of each earlier layer has no stock sentence-transformers "
+                         "form; 'standard' (the default) exports")
     mods = []
     if isinstance(head.norm, nn.LayerNorm):
         if head.norm.eps != 1e-5: raise ValueError(f'head LayerNorm eps {head.norm.eps}: sentence-transformers uses 1e-5')
         ln = LayerNorm(head.in_dim)
         ln.norm.load_state_dict(head.norm.state_dict()); mods.append(ln)
-    p = {k: v.detach().float() for k, v in head.state_dict().items()}
-    if cfg.adapter == 'linear': return mods + [_dense(p['proj.weight'], p['proj.bias'])]
-    w1, b1, w2, b2 = p['mlp.0.weight'], p['mlp.0.bias'], p['mlp.3.weight'], p['mlp.3.bias']
-    if cfg.adapter == 'mlp': return mods + [_dense(w1, b1, nn.GELU()), _dense(w2, b2)]
-    eye, zero = torch.eye(head.in_dim), torch.zeros(head.in_dim)      # residual: GELU(x) - GELU(-x) = x
-    first = _dense(torch.cat([eye, -eye, w1]), torch.cat([zero, zero, b1]), nn.GELU())
-    wp = p['proj.weight']
-    return mods + [first, _dense(torch.cat([wp, -wp, w2], dim=1), p['proj.bias'] + b2)]
+    B, c = _pre_activations(head)
+    earlier = []
+    if head.layer_dims: earlier, c = _earlier_layers(head, B, c)
+    return mods + [_dense(B[:, B.shape[1] - head.in_dim:], c), *earlier, *_finish(head, B.shape[0])]
 
 # %% ../nbs/17f_export.ipynb #67c56b18
 def _fresh_out(out:str|Path, flag:str='out') -> Path:
@@ -78,7 +110,11 @@ def text_sentence_transformer(model:MultimodalAlignmentModel, # a Stage 1 model 
         raise ValueError(f'text backbone {enc.config.backbone!r} is not a SentenceTransformer; only those export without custom code')
     if enc.config.pooling != 'auto':
         raise ValueError(f"text pooling {enc.config.pooling!r}: only 'auto' (the SentenceTransformer's own pooled vector) exports")
-    st = SentenceTransformer(modules=[*enc.backbone, *st_head_modules(enc.head.eval()), Normalize()], device='cpu',
+    tower = list(enc.backbone)
+    if enc.head.layer_dims:                                          # the earlier layers' modules read every hidden state
+        tower[0] = copy.deepcopy(tower[0])
+        tower[0].auto_model.config.output_hidden_states = True
+    st = SentenceTransformer(modules=[*tower, *st_head_modules(enc.head.eval()), Normalize()], device='cpu',
                              similarity_fn_name='cosine')
     st.max_seq_length = enc.max_length()
     return st.eval()

@@ -19,7 +19,8 @@ from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
 from ..utils import Config
 from ..data import resample_audio
-from .base import AudioEncoderOutput, BackboneFeatures, Encoder, HeadConfig, ProjectionHead
+from .base import AudioEncoderOutput, BackboneFeatures, Encoder, HeadConfig, ProjectionHead, check_summary_layers
+from ..fusion import masked_mean
 
 # %% auto #0
 __all__ = ['AUDIO_MODES', 'SILENCE_PEAK', 'AudioEncoderConfig', 'load_whisper_encoder', 'mel_mask', 'fill_padding', 'frame_mask',
@@ -39,9 +40,11 @@ class AudioEncoderConfig(Config):
     freeze_backbone:bool = True               # backbone gets no gradient and stays in eval mode
     sampling_rate:int = 16000                 # Whisper's rate; `features` resamples any other rate to it
     mode:str = 'trimmed'                      # 'trimmed': run on the real length only (whisper.cpp `audio_ctx`) | 'padded': the full 30 s window
+    summary_layers:str = 'last'               # 'last': the head reads the last layer | 'all': also the mean real frame of every earlier layer
 
     def __post_init__(self):
         if self.mode not in AUDIO_MODES: raise ValueError(f'AudioEncoderConfig.mode: {self.mode!r} is not one of {AUDIO_MODES}')
+        check_summary_layers(self.summary_layers, self.head, 'AudioEncoderConfig')
 
     @classmethod
     def tiny(cls, **kw) -> AudioEncoderConfig:
@@ -118,8 +121,9 @@ def key_padding_bias(frames:Tensor, # (b,) real encoder frames of each clip
 def whisper_encode(encoder:WhisperEncoder, # a transformers Whisper encoder
                    input_features:Tensor, # (b, m, t) log-mel features, t even, up to 2 * max_source_positions
                    frames:Tensor|None=None, # (b,) real encoder frames of each clip (<= t/2); None = all t/2
-                  ) -> Tensor:
-    "`WhisperEncoder.forward` on `t` mel frames instead of the full window: `(b, m, t) -> (b, t/2, d)`."
+                   return_layers:bool=False, # also return the output of every layer but the last
+                  ) -> Tensor|tuple[Tensor, list[Tensor]]:
+    "`WhisperEncoder.forward` on `t` mel frames instead of the full window: `(b, m, t) -> (b, t/2, d)` (and the earlier layers')."
     x, t, window = input_features, input_features.shape[-1], 2 * encoder.config.max_source_positions
     if t % 2 or not 0 < t <= window:
         raise ValueError(f'input_features: expected an even number of mel frames, 2 to {window} (dim 2), got {t}')
@@ -129,10 +133,11 @@ def whisper_encode(encoder:WhisperEncoder, # a transformers Whisper encoder
     h = rearrange(h, 'b d n -> b n d') + encoder.embed_positions.weight[:t // 2]  # the first n positions (audio_ctx)
     h = F.dropout(h, p=encoder.dropout, training=encoder.training)
     bias = None if frames is None else key_padding_bias(frames.to(h.device), h.shape[1], h.dtype)  # (b, 1, 1, n)
+    earlier = []
     for layer in encoder.layers:
         if encoder.training and encoder.layerdrop > 0 and torch.rand([]) < encoder.layerdrop: continue  # LayerDrop
-        h = layer(h, bias)                                                        # (b, n, d)
-    return encoder.layer_norm(h)
+        earlier.append(h := layer(h, bias))                                       # (b, n, d)
+    return (encoder.layer_norm(h), earlier[:-1]) if return_layers else encoder.layer_norm(h)
 
 # %% ../../nbs/09_encoders_audio.ipynb #c9521eac
 def fit_frames(x:Tensor, # (b, m, t) log-mel features
@@ -199,7 +204,8 @@ class AudioEncoder(Encoder):
         if backbone is None: backbone, source = load_whisper_encoder(config)
         elif isinstance(backbone, WhisperModel): backbone = backbone.get_encoder()
         if not isinstance(backbone, WhisperEncoder): raise TypeError(f'backbone: expected a WhisperEncoder, got {type(backbone).__name__}')
-        super().__init__(backbone, ProjectionHead(backbone.config.d_model, config.head), config.freeze_backbone)
+        dims = (backbone.config.d_model,) * (backbone.config.encoder_layers - 1) if config.summary_layers == 'all' else ()
+        super().__init__(backbone, ProjectionHead(backbone.config.d_model, config.head, dims), config.freeze_backbone)
         self.config, self.source, self._fe = config, source, None
 
     @property
@@ -234,15 +240,22 @@ class AudioEncoder(Encoder):
         x, mel = fit_frames(input_features, mel, self.window(t if mel is None else int(real_extent(mel).max())))
         x = x if mel is None else fill_padding(x, mel)
         p = next(self.backbone.parameters())
-        h = self.run_backbone(x.to(p.device, p.dtype), None if mel is None else real_extent(mel))
-        return BackboneFeatures(h, None if mel is None else frame_mask(mel).to(h.device))
+        h, earlier = self.run_backbone(x.to(p.device, p.dtype), None if mel is None else real_extent(mel))
+        frames = None if mel is None else frame_mask(mel).to(h.device)
+        layers = torch.cat([masked_mean(e, frames) for e in earlier], -1) if earlier else None   # each earlier layer's mean real frame
+        return BackboneFeatures(h, frames, None, layers)
 
     def run_backbone(self, x:Tensor, # (b, m, t) filled log-mel features, t = `window(...)`
                      extent:Tensor|None, # (b,) one past each clip's last real mel frame; None = all real
-                    ) -> Tensor:
-        "Whisper's frames `(b, t/2, d)`: the transformers forward ('padded'), or `whisper_encode` ('trimmed')."
-        if self.config.mode == 'padded': return self.backbone(x).last_hidden_state  # (b, m, 3000) -> (b, 1500, d)
-        return whisper_encode(self.backbone, x, None if extent is None else (extent + 1) // 2)  # (b, m, t) -> (b, t/2, d)
+                    ) -> tuple[Tensor, list[Tensor]]:
+        "Whisper's frames `(b, t/2, d)`, by the transformers forward ('padded') or `whisper_encode` ('trimmed'), and, with `summary_layers='all'`, each earlier layer's."
+        every = self.config.summary_layers == 'all'
+        if self.config.mode == 'padded':                                          # (b, m, 3000) -> (b, 1500, d)
+            out = self.backbone(x, output_hidden_states=every)
+            return out.last_hidden_state, list(out.hidden_states[1:-1]) if every else []
+        frames = None if extent is None else (extent + 1) // 2
+        if not every: return whisper_encode(self.backbone, x, frames), []          # (b, m, t) -> (b, t/2, d)
+        return whisper_encode(self.backbone, x, frames, return_layers=True)
 
 # %% ../../nbs/09_encoders_audio.ipynb #ae6f8c8d
 @patch

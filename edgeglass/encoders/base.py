@@ -9,6 +9,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import torch
+import torch.nn.functional as F
 from einops import reduce
 from torch import nn, Tensor
 
@@ -18,8 +19,9 @@ from ..mrl import check_mrl_dims, matryoshka_slices
 from ..fusion import masked_mean
 
 # %% auto #0
-__all__ = ['ADAPTERS', 'VECTOR_ADAPTERS', 'BackboneFeatures', 'EncoderOutput', 'VisionEncoderOutput', 'TextEncoderOutput',
-           'AudioEncoderOutput', 'HeadConfig', 'ProjectionHead', 'FrozenBackboneMixin', 'Encoder', 'random_backbone']
+__all__ = ['ADAPTERS', 'VECTOR_ADAPTERS', 'LAYER_SCALINGS', 'SUMMARY_LAYERS', 'BackboneFeatures', 'EncoderOutput',
+           'VisionEncoderOutput', 'TextEncoderOutput', 'AudioEncoderOutput', 'HeadConfig', 'check_summary_layers',
+           'FeatureStandardizer', 'ProjectionHead', 'FrozenBackboneMixin', 'Encoder', 'random_backbone']
 
 # %% ../../nbs/06_encoders_base.ipynb #77af21bb
 @dataclass
@@ -28,11 +30,12 @@ class BackboneFeatures:
     sequence: Tensor               # (b, n, d_in) token, patch, grid or frame features
     mask: Tensor | None = None     # (b, n) bool, True = real token; None = all real
     pooled: Tensor | None = None   # (b, d_in) the backbone's own CLS / pooled vector, if any
+    layers: Tensor | None = None   # (b, d_1 + ... + d_k) summaries of earlier layers, concatenated (`summary_layers='all'`)
 
     def to(self, device=None, dtype:torch.dtype|None=None) -> BackboneFeatures:
         "Move every tensor to `device`; cast the floating-point ones (not the mask) to `dtype`."
         mv = lambda t: None if t is None else t.to(device=device, dtype=dtype if t.is_floating_point() else None)
-        return BackboneFeatures(mv(self.sequence), mv(self.mask), mv(self.pooled))
+        return BackboneFeatures(mv(self.sequence), mv(self.mask), mv(self.pooled), mv(self.layers))
 
     @property
     def batch_size(self) -> int: return self.sequence.shape[0]
@@ -56,6 +59,7 @@ class AudioEncoderOutput(EncoderOutput): "Output of `AudioEncoder`."
 # %% ../../nbs/06_encoders_base.ipynb #d1b7c38c
 ADAPTERS = ('linear', 'mlp', 'residual', 'attention', 'perceiver')
 VECTOR_ADAPTERS = ('linear', 'mlp', 'residual')   # these project one summary vector per item
+LAYER_SCALINGS = ('standard', 'layernorm')         # how the summaries of earlier backbone layers are brought to one scale
 
 @dataclass
 class HeadConfig(Config):
@@ -73,11 +77,13 @@ class HeadConfig(Config):
     summary: str = 'pooled'                   # the vector of 'linear'/'mlp'/'residual': 'pooled' (the backbone's, else the token mean) | 'gem'
     gem_p: float = 3.0                        # the exponent of `summary='gem'` (1: mean; large: max)
     norm_input: bool = True                   # LayerNorm the backbone features first (scales differ by backbone)
+    layer_scaling: str = 'standard'           # earlier-layer summaries: 'standard' (each feature, training statistics) | 'layernorm' (each layer)
 
     def __post_init__(self):
         if self.adapter not in ADAPTERS: raise ValueError(f'HeadConfig.adapter: {self.adapter!r} is not one of {ADAPTERS}')
         if self.pool not in ('mean', 'attention'): raise ValueError(f"HeadConfig.pool: {self.pool!r} is not 'mean' or 'attention'")
         if self.summary not in ('pooled', 'gem'): raise ValueError(f"HeadConfig.summary: {self.summary!r} is not 'pooled' or 'gem'")
+        if self.layer_scaling not in LAYER_SCALINGS: raise ValueError(f'HeadConfig.layer_scaling: {self.layer_scaling!r} is not one of {LAYER_SCALINGS}')
         try: self.mrl_dims = check_mrl_dims(self.mrl_dims, self.out_dim)
         except ValueError as e: raise ValueError(f'HeadConfig.mrl_{e}') from None
 
@@ -86,20 +92,46 @@ class HeadConfig(Config):
         "A CPU-fast head: width 64, MRL 32/64, 8 latents, 1 layer."
         return cls(**{**dict(out_dim=64, mrl_dims=(32, 64), num_latents=8, depth=1, num_heads=2, dim_head=32), **kw})
 
+SUMMARY_LAYERS = ('last', 'all')   # an encoder config's `summary_layers`: the last layer only, or a summary of every layer
+
+def check_summary_layers(value:str, # the config's `summary_layers`
+                         head:HeadConfig, # the config's head
+                         where:str, # the config's name, for errors
+                        ):
+    "Raise naming the field unless `value` is one of `SUMMARY_LAYERS` and, for 'all', the head reads one summary vector."
+    if value not in SUMMARY_LAYERS: raise ValueError(f'{where}.summary_layers: {value!r} is not one of {SUMMARY_LAYERS}')
+    if value == 'all' and head.adapter not in VECTOR_ADAPTERS:
+        raise ValueError(f"{where}.summary_layers: 'all' needs a summary-vector head {VECTOR_ADAPTERS}, got adapter {head.adapter!r}")
+
 # %% ../../nbs/06_encoders_base.ipynb #d6f71d09
+class FeatureStandardizer(nn.BatchNorm1d):
+    "Each feature less its mean, over its standard deviation, both tracked over every training batch: a fixed affine map once trained."
+    def __init__(self, dim:int): super().__init__(dim, affine=False, momentum=None)   # momentum=None: the plain average over batches
+
+    def forward(self, x:Tensor) -> Tensor:
+        if self.training and x.shape[0] < 2:                                # one row has no spread: use what was tracked
+            return F.batch_norm(x, self.running_mean, self.running_var, training=False, eps=self.eps)
+        return super().forward(x)
+
 class ProjectionHead(nn.Module):
     "Trainable map from `BackboneFeatures` to an `EncoderOutput` in the shared width."
     def __init__(self, in_dim:int, # backbone feature width
                  cfg:HeadConfig|None=None, # adapter, widths, MRL dims
+                 layer_dims:tuple[int, ...]=(), # widths of the earlier-layer summaries in `BackboneFeatures.layers` (summary-vector adapters)
                 ):
         super().__init__()
         cfg = cfg or HeadConfig()
-        self.in_dim, self.cfg = in_dim, cfg
-        d, h = cfg.out_dim, cfg.hidden_dim or cfg.out_dim
+        self.in_dim, self.cfg, self.layer_dims = in_dim, cfg, tuple(layer_dims)
+        if self.layer_dims and cfg.adapter not in VECTOR_ADAPTERS:
+            raise ValueError(f'ProjectionHead: earlier-layer summaries (summary_layers) need a summary-vector adapter {VECTOR_ADAPTERS}, '
+                             f'got adapter {cfg.adapter!r}')
+        d, h, x = cfg.out_dim, cfg.hidden_dim or cfg.out_dim, (self.summary_dim if cfg.adapter in VECTOR_ADAPTERS else in_dim)
         self.norm = nn.LayerNorm(in_dim) if cfg.norm_input else nn.Identity()
+        if self.layer_dims and cfg.layer_scaling == 'standard': self.layer_norm = FeatureStandardizer(sum(self.layer_dims))
+        if self.layer_dims and cfg.layer_scaling == 'layernorm': self.layer_norms = nn.ModuleList([nn.LayerNorm(w) for w in self.layer_dims])
         if cfg.adapter in ('mlp', 'residual'):
-            self.mlp = nn.Sequential(nn.Linear(in_dim, h), nn.GELU(), nn.Dropout(cfg.dropout), nn.Linear(h, d))
-        if cfg.adapter != 'mlp': self.proj = nn.Linear(in_dim, d)
+            self.mlp = nn.Sequential(nn.Linear(x, h), nn.GELU(), nn.Dropout(cfg.dropout), nn.Linear(h, d))
+        if cfg.adapter != 'mlp': self.proj = nn.Linear(x, d)
         if cfg.adapter == 'residual': nn.init.zeros_(self.mlp[-1].weight); nn.init.zeros_(self.mlp[-1].bias)  # starts as `linear`
         self.input_dropout = nn.Dropout(cfg.input_dropout)
         if cfg.adapter == 'attention' or cfg.pool == 'attention': self.pooling = AttentionPooling(d)
@@ -108,6 +140,8 @@ class ProjectionHead(nn.Module):
 
     @property
     def out_dim(self) -> int: return self.cfg.out_dim
+    @property
+    def summary_dim(self) -> int: return self.in_dim + sum(self.layer_dims)   # the width of `summary_vector`
 
     def check(self, f:BackboneFeatures):
         "Raise a `ValueError` naming the shape when `f` does not fit this head."
@@ -118,12 +152,23 @@ class ProjectionHead(nn.Module):
             raise ValueError(f'BackboneFeatures.mask: expected bool {tuple(s.shape[:2])}, got {f.mask.dtype} {tuple(f.mask.shape)}')
         if f.pooled is not None and f.pooled.shape != (s.shape[0], self.in_dim):
             raise ValueError(f'BackboneFeatures.pooled: expected {(s.shape[0], self.in_dim)}, got {tuple(f.pooled.shape)}')
+        want, got = sum(self.layer_dims), None if f.layers is None else tuple(f.layers.shape)
+        if want and got != (s.shape[0], want):
+            raise ValueError(f'BackboneFeatures.layers: this head reads {len(self.layer_dims)} earlier-layer summaries, expected '
+                             f'{(s.shape[0], want)}, got {got} (features extracted with summary_layers=\'last\'?)')
 
-    def summary_vector(self, f:BackboneFeatures) -> Tensor:
-        "The backbone's pooled vector (else the masked mean of its tokens), or the GeM of its tokens: `(b, d_in)`."
+    def last_summary(self, f:BackboneFeatures) -> Tensor:
+        "The backbone's pooled vector (else the masked mean of its tokens), or the GeM of its tokens: `(b, d_in)`, normalised."
         if self.cfg.summary == 'gem':                                        # for non-negative (post-ReLU) grids
             return self.norm(masked_mean(f.sequence.clamp_min(1e-6).pow(self.cfg.gem_p), f.mask).pow(1 / self.cfg.gem_p))
         return self.norm(f.pooled) if f.pooled is not None else masked_mean(self.norm(f.sequence), f.mask)
+
+    def summary_vector(self, f:BackboneFeatures) -> Tensor:
+        "`last_summary`, after the earlier layers' summaries standardised feature by feature: `(b, summary_dim)`."
+        if not self.layer_dims: return self.last_summary(f)
+        if self.cfg.layer_scaling == 'standard': earlier = [self.layer_norm(f.layers)]
+        else: earlier = [n(x) for n, x in zip(self.layer_norms, f.layers.split(self.layer_dims, dim=-1))]
+        return torch.cat([*earlier, self.last_summary(f)], dim=-1)
 
     def map(self, x:Tensor) -> Tensor:
         "The summary-vector adapters' map on normalised features `(..., d_in) -> (..., d)`."
@@ -132,9 +177,11 @@ class ProjectionHead(nn.Module):
         return lin + self.mlp(x) if self.cfg.adapter == 'residual' else lin
 
     def tokens(self, f:BackboneFeatures) -> Tensor:
-        "Project every token: `(b, n, d_in) -> (b, n, d)`."
+        "Project every token: `(b, n, d_in) -> (b, n, d)` (a summary-vector map reads it in the last layer's place, zeros in the earlier ones')."
         x = self.norm(f.sequence)
-        return self.map(x) if self.cfg.adapter in VECTOR_ADAPTERS else self.proj(x)
+        if self.cfg.adapter not in VECTOR_ADAPTERS: return self.proj(x)
+        if self.layer_dims: x = torch.cat([x.new_zeros(*x.shape[:-1], sum(self.layer_dims)), x], dim=-1)
+        return self.map(x)
 
     def pool_latents(self, z:Tensor) -> Tensor:
         "Perceiver latents `(b, k, d)` to one vector `(b, d)`."

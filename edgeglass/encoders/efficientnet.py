@@ -129,11 +129,28 @@ class EfficientNetLite(nn.Module):
                 blocks.append(MBConvBlock(in_ch=c, out_ch=out, kernel=k, stride=s if j == 0 else 1, expand=e)); c = out
         return blocks
 
+    @property
+    def stage_ends(self) -> list[int]:
+        "Index of each stage's last block: the blocks after which the next one changes stride or width (is not residual)."
+        n = len(self._blocks)
+        return [j for j in range(n) if j + 1 == n or not self._blocks[j + 1].residual]
+
+    @property
+    def stage_channels(self) -> list[int]:
+        "Channels of each stage's output."
+        return [self._blocks[j]._bn2.num_features for j in self.stage_ends]
+
+    def forward_stages(self, x:Tensor) -> tuple[Tensor, list[Tensor]]:
+        "Pixels `(b, 3, H, W)` -> the feature grid `(b, num_features, H/32, W/32)` and each stage's output `(b, c_s, h_s, w_s)`."
+        x, ends, stages = F.relu6(self._bn0(self._conv_stem(x))), set(self.stage_ends), []   # (b, 32, H/2, W/2)
+        for j, block in enumerate(self._blocks):
+            x = block(x)
+            if j in ends: stages.append(x)                                                  # the last: (b, 320, H/32, W/32)
+        return F.relu6(self._bn1(self._conv_head(x))), stages                               # (b, 1280, H/32, W/32)
+
     def forward_features(self, x:Tensor) -> Tensor:
         "Pixels `(b, 3, H, W)` -> feature grid `(b, num_features, H/32, W/32)`."
-        x = F.relu6(self._bn0(self._conv_stem(x)))       # (b, 32, H/2, W/2)
-        for block in self._blocks: x = block(x)          # (b, 320, H/32, W/32)
-        return F.relu6(self._bn1(self._conv_head(x)))    # (b, 1280, H/32, W/32)
+        return self.forward_stages(x)[0]
 
     def pool(self, features:Tensor) -> Tensor:
         "Global average pooling: `(b, c, h, w) -> (b, c)`."

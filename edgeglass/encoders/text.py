@@ -13,12 +13,12 @@ from torch import nn, Tensor
 
 from ..utils import Config, no_bitsandbytes
 from ..zoo import resolve
-from .base import BackboneFeatures, Encoder, HeadConfig, ProjectionHead, TextEncoderOutput, masked_mean, random_backbone
+from .base import BackboneFeatures, Encoder, HeadConfig, ProjectionHead, TextEncoderOutput, check_summary_layers, masked_mean, random_backbone
 
 # %% auto #0
 __all__ = ['POOLINGS', 'CHAR_SPECIALS', 'CHAR_VOCAB', 'TEXT_TOWERS', 'TextEncoderConfig', 'char_tokenizer',
            'is_sentence_transformer', 'load_text_backbone', 'load_tokenizer', 'text_tower', 'is_st_model',
-           'token_width', 'TextEncoder', 'check_texts']
+           'token_width', 'text_layer_dims', 'TextEncoder', 'check_texts']
 
 # %% ../../nbs/08_encoders_text.ipynb #f3b5b071
 POOLINGS = ('auto', 'mean', 'cls', 'eos')
@@ -34,9 +34,11 @@ class TextEncoderConfig(Config):
     backbone_config: dict | None = None    # a transformers config dict (with `model_type`): build a random backbone instead of loading
     backbone_seed: int = 0                 # seed of that random backbone
     trust_remote_code: bool = False        # run model code shipped with a checkpoint; off unless asked
+    summary_layers: str = 'last'           # 'last': the head reads the last layer | 'all': also the token mean of every earlier layer
 
     def __post_init__(self):
         if self.pooling not in POOLINGS: raise ValueError(f'TextEncoderConfig.pooling: {self.pooling!r} is not one of {POOLINGS}')
+        check_summary_layers(self.summary_layers, self.head, 'TextEncoderConfig')
 
     @classmethod
     def tiny(cls, **kw) -> TextEncoderConfig:
@@ -105,6 +107,11 @@ def token_width(backbone:nn.Module) -> int:
     first = backbone[0]
     return (getattr(first, 'get_embedding_dimension', None) or first.get_word_embedding_dimension)()
 
+def text_layer_dims(backbone:nn.Module) -> tuple[int, ...]:
+    "Widths of the earlier-layer summaries (`summary_layers='all'`): one per transformer layer before the last."
+    cfg = (backbone[0].auto_model if is_st_model(backbone) else backbone).config
+    return (cfg.hidden_size,) * (cfg.num_hidden_layers - 1)
+
 # %% ../../nbs/08_encoders_text.ipynb #291fd73d
 class TextEncoder(Encoder):
     "Frozen text backbone + projection head: `texts (list[str]) -> TextEncoderOutput`."
@@ -122,7 +129,8 @@ class TextEncoder(Encoder):
         if tokenizer is None: tokenizer = getattr(backbone, 'tokenizer', None)
         if tokenizer is None: tokenizer = load_tokenizer(config.tokenizer or config.backbone, trust_remote_code=config.trust_remote_code)
         backbone = text_tower(backbone)
-        super().__init__(backbone, ProjectionHead(token_width(backbone), config.head), config.freeze_backbone)
+        dims = text_layer_dims(backbone) if config.summary_layers == 'all' else ()
+        super().__init__(backbone, ProjectionHead(token_width(backbone), config.head, dims), config.freeze_backbone)
         self.config, self.tokenizer = config, tokenizer
         self.is_st = is_st_model(backbone)
 
@@ -154,18 +162,21 @@ def _tokenize(self:TextEncoder, texts:list[str]) -> dict[str, Tensor]:
 TextEncoder.max_length, TextEncoder.tokenize = _max_length, _tokenize
 
 # %% ../../nbs/08_encoders_text.ipynb #ace2eec7
-def _run_sentence_transformer(self:TextEncoder, batch:dict) -> tuple[Tensor, Tensor|None]:
-    "Token embeddings `(b, n, d)` and the sentence embedding `(b, d)` (None if its width differs)."
-    out = self.backbone(dict(batch))
+def _run_sentence_transformer(self:TextEncoder, batch:dict, hidden:bool=False) -> tuple[Tensor, Tensor|None, tuple|None]:
+    "Token embeddings `(b, n, d)`, the sentence embedding `(b, d)` (None if its width differs), every layer's states if `hidden`."
+    cfg = self.backbone[0].auto_model.config                        # as sentence-transformers' AdaptiveLayerLoss asks for every layer
+    was, cfg.output_hidden_states = cfg.output_hidden_states, hidden or cfg.output_hidden_states
+    try: out = self.backbone(dict(batch))
+    finally: cfg.output_hidden_states = was
     seq, sent = out['token_embeddings'], out['sentence_embedding']
-    return seq, sent if sent.shape[-1] == seq.shape[-1] else None
+    return seq, sent if sent.shape[-1] == seq.shape[-1] else None, out['all_layer_embeddings'] if hidden else None
 
-def _run_transformer(self:TextEncoder, batch:dict) -> tuple[Tensor, Tensor|None]:
-    "Last hidden state `(b, n, d)` and the model's pooler output (or None)."
+def _run_transformer(self:TextEncoder, batch:dict, hidden:bool=False) -> tuple[Tensor, Tensor|None, tuple|None]:
+    "Last hidden state `(b, n, d)`, the model's pooler output (or None), every layer's states if `hidden`."
     keep = {'input_ids', 'attention_mask', 'token_type_ids'}
-    out = self.backbone(**{k: v for k, v in batch.items() if k in keep})
+    out = self.backbone(**{k: v for k, v in batch.items() if k in keep}, output_hidden_states=hidden)
     pooled = getattr(out, 'pooler_output', None)
-    return out.last_hidden_state, pooled if pooled is not None and pooled.ndim == 2 else None
+    return out.last_hidden_state, pooled if pooled is not None and pooled.ndim == 2 else None, out.hidden_states if hidden else None
 
 def _pool(self:TextEncoder, seq:Tensor, mask:Tensor, own:Tensor|None, input_ids:Tensor) -> Tensor:
     "The pooled vector `(b, d)` that `config.pooling` asks for."
@@ -177,11 +188,12 @@ def _pool(self:TextEncoder, seq:Tensor, mask:Tensor, own:Tensor|None, input_ids:
     return seq[torch.arange(seq.shape[0], device=seq.device), last]
 
 def _extract(self:TextEncoder, texts:list[str]) -> BackboneFeatures:
-    "Tokenize and run the backbone: token embeddings, attention mask, sentence vector."
-    batch = self.tokenize(texts)
-    seq, own = (self.run_sentence_transformer if self.is_st else self.run_transformer)(batch)
+    "Tokenize and run the backbone: token embeddings, attention mask, sentence vector (and each earlier layer's token mean)."
+    batch, every = self.tokenize(texts), self.config.summary_layers == 'all'
+    seq, own, hidden = (self.run_sentence_transformer if self.is_st else self.run_transformer)(batch, every)
     mask = batch['attention_mask'].bool()
-    return BackboneFeatures(seq, mask, self.pool(seq, mask, own, batch['input_ids']))
+    layers = torch.cat([masked_mean(h, mask) for h in hidden[1:-1]], -1) if every else None   # (embeddings, layer 1, ..., layer L)
+    return BackboneFeatures(seq, mask, self.pool(seq, mask, own, batch['input_ids']), layers)
 
 TextEncoder.run_sentence_transformer, TextEncoder.run_transformer = _run_sentence_transformer, _run_transformer
 TextEncoder.pool, TextEncoder._extract = _pool, _extract

@@ -13,12 +13,14 @@ from torch import nn, Tensor
 
 from ..utils import Config
 from ..zoo import resolve
-from .base import BackboneFeatures, Encoder, HeadConfig, ProjectionHead, VisionEncoderOutput, random_backbone
+import torch
+from .base import BackboneFeatures, Encoder, HeadConfig, ProjectionHead, VisionEncoderOutput, check_summary_layers, random_backbone
 from .efficientnet import EfficientNetLite, to_pil
 
 # %% auto #0
 __all__ = ['VISION_TOWERS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'VisionEncoderConfig', 'is_efficientnet_folder',
-           'load_vision_backbone', 'vision_tower', 'backbone_width', 'VisionEncoder', 'default_image_processor']
+           'load_vision_backbone', 'vision_tower', 'backbone_width', 'vision_layer_dims', 'VisionEncoder',
+           'default_image_processor']
 
 # %% ../../nbs/07_encoders_vision.ipynb #2bd3f5e3
 @dataclass
@@ -31,6 +33,9 @@ class VisionEncoderConfig(Config):
     backbone_config: dict | None = None  # a transformers config dict (with `model_type`): build a random backbone instead of loading
     backbone_seed: int = 0             # seed of that random backbone, so it is the same on every build
     trust_remote_code: bool = False    # run model code shipped with a checkpoint; off unless asked
+    summary_layers: str = 'last'       # 'last': the head reads the last layer | 'all': also the mean of every earlier layer (stage)
+
+    def __post_init__(self): check_summary_layers(self.summary_layers, self.head, 'VisionEncoderConfig')
 
     @classmethod
     def tiny(cls, **kw) -> VisionEncoderConfig:
@@ -70,6 +75,18 @@ def backbone_width(model:nn.Module) -> int:
     if width is None: raise ValueError(f'backbone: cannot tell the feature width of {type(model).__name__} (no config.hidden_size)')
     return width
 
+def vision_layer_dims(model:nn.Module, # a vision backbone
+                      feature_layer:int=-1, # the hidden state used as the sequence
+                     ) -> tuple[int, ...]:
+    "Widths of the earlier-layer summaries (`summary_layers='all'`): EfficientNet's stages, or a transformer's layers before `feature_layer`."
+    if isinstance(model, EfficientNetLite): return tuple(model.stage_channels)
+    cfg = getattr(model, 'config', None)
+    n, width = getattr(cfg, 'num_hidden_layers', None), getattr(cfg, 'hidden_size', None)
+    if not n or not width:
+        raise ValueError(f"VisionEncoderConfig.summary_layers: 'all' needs EfficientNet-Lite or a transformer with config.num_hidden_layers "
+                         f"and hidden_size, got {type(model).__name__}")
+    return (width,) * (feature_layer % (n + 1) - 1)
+
 # %% ../../nbs/07_encoders_vision.ipynb #237d6b1e
 class VisionEncoder(Encoder):
     "Frozen vision backbone + projection head: `pixel_values (b, 3, H, W) -> VisionEncoderOutput`."
@@ -83,7 +100,8 @@ class VisionEncoder(Encoder):
             backbone = (random_backbone(config.backbone_config, config.backbone_seed) if config.backbone_config
                         else load_vision_backbone(config.backbone, config.trust_remote_code))
         backbone = vision_tower(backbone)
-        super().__init__(backbone, ProjectionHead(backbone_width(backbone), config.head), config.freeze_backbone)
+        dims = vision_layer_dims(backbone, config.feature_layer) if config.summary_layers == 'all' else ()
+        super().__init__(backbone, ProjectionHead(backbone_width(backbone), config.head, dims), config.freeze_backbone)
         self.config, self.processor = config, None
 
     def check(self, pixel_values:Tensor):
@@ -98,10 +116,15 @@ class VisionEncoder(Encoder):
         x = pixel_values.to(next(self.backbone.parameters()).dtype)
         return self.extract_grid(x) if isinstance(self.backbone, EfficientNetLite) else self.extract_tokens(x)
 
+    @property
+    def all_layers(self) -> bool: return self.config.summary_layers == 'all'
+
     def extract_grid(self, x:Tensor) -> BackboneFeatures:
-        "EfficientNet: grid cells as tokens, their global average as the pooled vector."
-        seq = rearrange(self.backbone.forward_features(x), 'b c h w -> b (h w) c')  # (b, 1280, 7, 7) -> (b, 49, 1280)
-        return BackboneFeatures(seq, None, seq.mean(1) if self.config.use_cls else None)
+        "EfficientNet: grid cells as tokens, their global average as the pooled vector (and each earlier stage's average)."
+        grid, stages = self.backbone.forward_stages(x)
+        seq = rearrange(grid, 'b c h w -> b (h w) c')                          # (b, 1280, 7, 7) -> (b, 49, 1280)
+        layers = torch.cat([s.mean((2, 3)) for s in stages], -1) if self.all_layers else None   # (b, 16 + 24 + ... + 320)
+        return BackboneFeatures(seq, None, seq.mean(1) if self.config.use_cls else None, layers)
 
     def num_prefix_tokens(self, tokens:Tensor, x:Tensor) -> int:
         "Tokens before the patches (CLS, registers): all beyond `(H/p)(W/p)`."
@@ -111,13 +134,17 @@ class VisionEncoder(Encoder):
     def extract_tokens(self, x:Tensor) -> BackboneFeatures:
         "Transformers model: patch tokens as the sequence, its CLS / pooler output as the pooled vector."
         layer = self.config.feature_layer
-        out = self.backbone(pixel_values=x, output_hidden_states=layer != -1)
-        h = out.last_hidden_state if layer == -1 else out.hidden_states[layer]
-        if h.ndim == 4: h = rearrange(h, 'b c h w -> b (h w) c')           # convolutional backbones
+        out = self.backbone(pixel_values=x, output_hidden_states=layer != -1 or self.all_layers)
+        tokens = lambda h: rearrange(h, 'b c h w -> b (h w) c') if h.ndim == 4 else h   # convolutional backbones
+        h = tokens(out.last_hidden_state if layer == -1 else out.hidden_states[layer])
         n = self.num_prefix_tokens(h, x)
         pooled = getattr(out, 'pooler_output', None)
         if pooled is None or pooled.ndim != 2: pooled = h[:, 0] if n else None
-        return BackboneFeatures(h[:, n:], None, pooled if self.config.use_cls else None)
+        layers = None
+        if self.all_layers:                                                # the mean patch token of each layer before `feature_layer`
+            hs = out.hidden_states                                         # (embeddings, layer 1, ..., layer L)
+            layers = torch.cat([tokens(e)[:, n:].mean(1) for e in hs[1:layer % len(hs)]], -1)
+        return BackboneFeatures(h[:, n:], None, pooled if self.config.use_cls else None, layers)
 
 # %% ../../nbs/07_encoders_vision.ipynb #90d04a85
 IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]

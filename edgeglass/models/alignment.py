@@ -119,7 +119,7 @@ def _offline_heads(adapter:str, latents:int=16) -> dict[str, HeadConfig]:
     perceiver = lambda k: HeadConfig(adapter='perceiver', num_latents=k, depth=1, num_heads=4, dim_head=64, **w)
     if adapter == 'residual':
         h = HeadConfig(adapter='residual', dropout=0.1, input_dropout=0.1, **w)
-        return dict(vision=h.replace(summary='gem'), text=h, audio=h)   # GeM over EfficientNet's grid (non-negative, ReLU6)
+        return dict(vision=h.replace(summary='gem'), text=h, audio=h.replace(layer_scaling='layernorm'))   # GeM over EfficientNet's grid (non-negative, ReLU6)
     if adapter == 'mlp':
         h = HeadConfig(adapter='mlp', dropout=0.1, **w)
         return dict(vision=h, text=h, audio=perceiver(16))
@@ -134,10 +134,11 @@ def offline(cls:MultimodalAlignmentConfig,
             **kw) -> MultimodalAlignmentConfig:
     "EfficientNet-Lite0 + MiniLM + Whisper tiny.en (all installable offline), width 256, MRL (64, 128, 256)."
     h = _offline_heads(adapter, latents)
+    layers = 'all' if adapter == 'residual' else 'last'   # the default heads read a summary of every backbone layer
     return cls(**{**dict(
-        vision=VisionEncoderConfig(backbone='efficientnet-lite0', head=h['vision']),
-        text=TextEncoderConfig(backbone='minilm', head=h['text']),
-        audio=AudioEncoderConfig(backbone='whisper-tiny.en', head=h['audio']),
+        vision=VisionEncoderConfig(backbone='efficientnet-lite0', head=h['vision'], summary_layers=layers),
+        text=TextEncoderConfig(backbone='minilm', head=h['text'], summary_layers=layers),
+        audio=AudioEncoderConfig(backbone='whisper-tiny.en', head=h['audio'], summary_layers=layers),
         loss=AlignmentLossConfig(mrl_dims=h['text'].mrl_dims)), **kw})
 
 # %% ../../nbs/10_models_alignment.ipynb #65569fa5
