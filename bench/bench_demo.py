@@ -11,7 +11,8 @@ of installation, not of a demo run (`--fresh_models` converts them again, inside
 
 Peak memory is the child's maximum resident set size (`ru_maxrss` from `os.wait4`: the largest of the
 child and the processes it waited for, e.g. espeak-ng). Wall time is measured around the child. Writes
-`bench/results/demo.json` with the test retrieval of each run (it must not depend on the cache).
+`bench/results/demo.json` with the test retrieval of each run (it must not depend on the cache) and the tables each
+run printed (`printed`: the retrieval table beside the probes, then the label-aware one).
 """
 from __future__ import annotations
 import json, os, shutil, subprocess, sys, tempfile, time
@@ -69,6 +70,8 @@ def main(n_train:int=600, # demo training items (edgeglass demo's default)
             if r['exit_code'] != 0:
                 raise SystemExit(f'{name} failed (exit {r["exit_code"]}); its output:\n' + (work/f'{run.name}.log').read_text()[-3000:])
             r['retrieval'] = headline(json.loads((run/'metrics.json').read_text()))
+            log = (work/f'{run.name}.log').read_text().splitlines()
+            r['printed'] = log[next((i for i, l in enumerate(log) if l.startswith('direction')), len(log)):]   # the tables the demo printed
             res['runs'][name] = r
             print(f'  {r["wall_s"]:.0f} s, peak RSS {r["peak_rss_mb"]:.0f} MB', flush=True)
         first, second = res['runs']['first run'], res['runs']['second run']

@@ -136,8 +136,9 @@ def whisper_encode(encoder:WhisperEncoder, # a transformers Whisper encoder
     earlier = []
     for layer in encoder.layers:
         if encoder.training and encoder.layerdrop > 0 and torch.rand([]) < encoder.layerdrop: continue  # LayerDrop
-        earlier.append(h := layer(h, bias))                                       # (b, n, d)
-    return (encoder.layer_norm(h), earlier[:-1]) if return_layers else encoder.layer_norm(h)
+        if return_layers and layer is not encoder.layers[0]: earlier.append(h)   # the previous layer's output, kept only if asked
+        h = layer(h, bias)                                                        # (b, n, d)
+    return (encoder.layer_norm(h), earlier) if return_layers else encoder.layer_norm(h)
 
 # %% ../../nbs/09_encoders_audio.ipynb #c9521eac
 def fit_frames(x:Tensor, # (b, m, t) log-mel features
