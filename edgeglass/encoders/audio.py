@@ -19,8 +19,7 @@ from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
 from ..utils import Config
 from ..data import resample_audio
-from .base import AudioEncoderOutput, BackboneFeatures, Encoder, HeadConfig, ProjectionHead, check_summary_layers
-from ..fusion import masked_mean
+from .base import AudioEncoderOutput, BackboneFeatures, Encoder, HeadConfig, ProjectionHead, check_summary_layers, masked_mean
 
 # %% auto #0
 __all__ = ['AUDIO_MODES', 'SILENCE_PEAK', 'AudioEncoderConfig', 'load_whisper_encoder', 'mel_mask', 'fill_padding', 'frame_mask',

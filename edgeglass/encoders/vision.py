@@ -8,12 +8,12 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
 from einops import rearrange
 from torch import nn, Tensor
 
 from ..utils import Config
 from ..zoo import resolve
-import torch
 from .base import BackboneFeatures, Encoder, HeadConfig, ProjectionHead, VisionEncoderOutput, check_summary_layers, random_backbone
 from .efficientnet import EfficientNetLite, to_pil
 
