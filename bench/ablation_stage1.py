@@ -8,6 +8,8 @@ seconds). Datasets: `demo` (`build_demo_data()`), `emoji` and `icons` (built by 
 `RunConfig()` and trains through the library's own path (`train_alignment` on cached features, `embed`,
 `retrieval_table` with same-caption hits), so the default row is exactly what `edgeglass align` does. Writes
 `bench/results/stage1_ablation.json` (`--out` to change), read and plotted by `nbs/17e_stage1_ablation.ipynb`.
+`--base last` turns the knobs from the default's heads on the last backbone layer only: the configuration the
+runs made before the default read every layer were turned from, for adding seeds to them.
 """
 from __future__ import annotations
 import os, subprocess, sys, tempfile, time
@@ -68,6 +70,10 @@ def variant_config(base:RunConfig, overrides:dict, seed:int, present:tuple) -> R
     cfg = RunConfig.from_dict(d)
     return cfg.replace(model=fit_to_data(cfg.model, present).to_dict())
 
+def last_layer(cfg:RunConfig) -> RunConfig:
+    "`cfg` with every encoder's heads on its backbone's last layer only (the default before it read every layer)."
+    return cfg.replace(model=_merge(cfg.model.to_dict(), {m: LAST for m in cfg.model.modalities}))
+
 def dataset(name:str, quick:bool) -> Path:
     "The folder of a dataset name (built if missing)."
     if name == 'demo': return build_demo_data()
@@ -124,11 +130,13 @@ def main(datasets:str='emoji,icons,demo', # comma-separated: demo, emoji, icons 
          quick:store_true=False, # CI: shapes on tiny random encoders, 1 seed, 3 variants
          out:str=None, # the JSON to write (default bench/results/stage1_ablation.json; --quick: a temporary file)
          threads:int=2, # torch threads
+         base:str='default', # the configuration the knobs turn: 'default' (`RunConfig()`) or 'last' (its heads on the last layer only)
         ):
     "Train every variant on every dataset and seed; write the JSON."
     torch.set_num_threads(threads)
     if quick: datasets, seeds, names, base = 'shapes', 1, list(QUICK), RunConfig.tiny()
-    else: names, base = (variants.split(';') if variants else list(VARIANTS)), RunConfig()
+    elif base not in ('default', 'last'): raise SystemExit(f"--base: {base!r} is not 'default' or 'last'")
+    else: names, base = (variants.split(';') if variants else list(VARIANTS)), RunConfig() if base == 'default' else last_layer(RunConfig())
     if quick:   # tiny heads: the token adapters' widths and the trainer's schedule from the tiny presets
         base = base.replace(train={**base.train.to_dict(), 'epochs': 3, 'batch_size': 8})
     unknown = [v for v in names if v not in VARIANTS]
