@@ -96,6 +96,11 @@ def run_dataset(name:str, data:Path, base:RunConfig, variants:list[str], seeds:l
     train_f, _ = features_checked(m0, train_ds, cache, progress=False)
     test_f, _ = features_checked(m0, test_ds, cache, progress=False)
     captions, train_captions = list(test_ds['text']), list(train_ds.select(train_f.rows)['text'])
+    spaces = lambda model: tuple(cache.namespace(model, m) for m in model.encoders)
+    known = {spaces(m0): (train_f, test_f)}
+    def features(model):   # a variant whose encoders extract differently (e.g. the last layer only) reads its own cached features
+        if (key := spaces(model)) not in known: known[key] = tuple(features_checked(model, ds, cache, progress=False)[0] for ds in (train_ds, test_ds))
+        return known[key]
     out = {'n_train': len(train_f), 'n_test': len(test_f), 'runs': []}
     for seed in seeds:
         t = time.perf_counter()
@@ -109,11 +114,12 @@ def run_dataset(name:str, data:Path, base:RunConfig, variants:list[str], seeds:l
             cfg = variant_config(base, over, seed, present)
             seed_everything(seed)
             model = MultimodalAlignmentModel(cfg.model)
+            tr_f, te_f = features(model)
             t = time.perf_counter()
-            with tempfile.TemporaryDirectory() as d: train_alignment(model, train_f, None, cfg.train, d, progress=False)
+            with tempfile.TemporaryDirectory() as d: train_alignment(model, tr_f, None, cfg.train, d, progress=False)
             secs = time.perf_counter() - t
-            tab = retrieval_table(embed(model, test_f), dims=cfg.model.mrl_dims, labels=captions)
-            fit = retrieval_table(embed(model, train_f), dims=cfg.model.mrl_dims[:1], labels=train_captions)  # the training rows: how much it overfits
+            tab = retrieval_table(embed(model, te_f), dims=cfg.model.mrl_dims, labels=captions)
+            fit = retrieval_table(embed(model, tr_f), dims=cfg.model.mrl_dims[:1], labels=train_captions)  # the training rows: how much it overfits
             out['runs'].append({'variant': v, 'knob': knob, 'seed': seed, 'seconds': round(secs, 1), 'retrieval': _r(tab),
                                 'train_R@1': {d: round(r['full']['R@1'], 4) for d, r in fit.items()},
                                 'trainable_params': sum(p.numel() for p in model.parameters() if p.requires_grad)})
