@@ -12,7 +12,7 @@ seconds). Datasets: `demo` (`build_demo_data()`), `emoji` and `icons` (built by 
 runs made before the default read every layer were turned from, for adding seeds to them.
 """
 from __future__ import annotations
-import os, subprocess, sys, tempfile, time
+import json, os, subprocess, sys, tempfile, time
 from pathlib import Path
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
@@ -96,10 +96,11 @@ def run_dataset(name:str, data:Path, base:RunConfig, variants:list[str], seeds:l
     train_f, _ = features_checked(m0, train_ds, cache, progress=False)
     test_f, _ = features_checked(m0, test_ds, cache, progress=False)
     captions, train_captions = list(test_ds['text']), list(train_ds.select(train_f.rows)['text'])
-    spaces = lambda model: tuple(cache.namespace(model, m) for m in model.encoders)
-    known = {spaces(m0): (train_f, test_f)}
+    extraction = lambda model: json.dumps({m: {k: v for k, v in getattr(model.config, m).to_dict().items() if k != 'head'}
+                                           for m in model.encoders}, sort_keys=True)   # the encoder settings besides the heads
+    known = {extraction(m0): (train_f, test_f)}
     def features(model):   # a variant whose encoders extract differently (e.g. the last layer only) reads its own cached features
-        if (key := spaces(model)) not in known: known[key] = tuple(features_checked(model, ds, cache, progress=False)[0] for ds in (train_ds, test_ds))
+        if (key := extraction(model)) not in known: known[key] = tuple(features_checked(model, ds, cache, progress=False)[0] for ds in (train_ds, test_ds))
         return known[key]
     out = {'n_train': len(train_f), 'n_test': len(test_f), 'runs': []}
     for seed in seeds:

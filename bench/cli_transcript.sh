@@ -26,12 +26,8 @@ vlm: {decoder: {model: smollm2-135m-instruct, lora: true, lora_r: 8}, vision_dim
 max_eval_items: 100
 bf16: true
 EOF
-step() {   # print the command as typed (paths shortened), then its output and exit status
-  echo "\$ $*" | sed "s#$W#RUNS#g; s#$DATA#DEMO#g"
-  local t0=$(date +%s)
-  "$@" 2>&1 | grep -v -e 'Warning' -e 'warnings.warn' -e 'Loading weights' -e 'kernels-community' -e 'it/s\]' -e 's/it\]' -e 'step/s' -e 's/step' -e '^\s*$' | sed "s#$W#RUNS#g; s#$DATA#DEMO#g"
-  echo "[exit ${PIPESTATUS[0]}, $(( $(date +%s) - t0 )) s]"; echo
-}
+SHORTEN="s#$W#RUNS#g; s#$DATA#DEMO#g"
+source bench/transcript_step.sh   # step CMD ...: the command, its output, its exit status
 {
   echo "# edgeglass CLI transcript ($(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores; DEMO = the demo data folder, RUNS = a scratch folder)"; echo
   step edgeglass align --data "$DATA" --out "$W/align" --adapter perceiver

@@ -11,12 +11,8 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_NO_ADVISORY_WARNINGS=1 TQDM_DISABLE=1 PATH=
 out=bench/results/stage1_cli_transcript.txt
 W=$(mktemp -d /tmp/edgeglass-stage1-XXXX)
 REAL="${EDGEGLASS_REAL_DATA:-$HOME/.cache/edgeglass/real_data}"
-step() {   # print the command as typed (paths shortened), then its output and exit status
-  echo "\$ $*" | sed "s#$W#RUNS#g; s#$REAL#REAL#g"
-  local t0=$(date +%s)
-  "$@" 2>&1 | grep -v -e 'Warning' -e 'warnings.warn' -e 'Loading weights' -e 'kernels-community' -e 'it/s\]' -e 's/it\]' -e 'step/s' -e 's/step' -e '^\s*$' | sed "s#$W#RUNS#g; s#$REAL#REAL#g"
-  echo "[exit ${PIPESTATUS[0]}, $(( $(date +%s) - t0 )) s]"; echo
-}
+SHORTEN="s#$W#RUNS#g; s#$REAL#REAL#g"
+source bench/transcript_step.sh   # step CMD ...: the command, its output, its exit status
 {
   echo "# edgeglass Stage 1 on real data ($(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores; REAL = the real datasets folder, RUNS = a scratch folder)"; echo
   for d in emoji icons; do
